@@ -1,0 +1,397 @@
+"""
+``VariantPPO``: Stable-Baselines3's PPO update written once, with the policy objective as a hook.
+
+Everything that is not the policy objective (value loss and ``clip_range_vf``, entropy bonus, ``max_grad_norm``,
+early stopping on ``target_kl``, schedules, gSDE, logging) is SB3's ``PPO.train``, operation for operation.
+A new objective is a subclass that implements :meth:`VariantPPO.policy_objective`.
+"""
+
+import copy
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import explained_variance
+from stable_baselines3.common.vec_env import VecEnv
+from torch.nn import functional as F
+
+
+@dataclass
+class PolicyBatch:
+    """
+    What every policy objective needs for one minibatch, computed once by the shared train loop.
+
+    :param advantages: advantage estimates Â, normalised as SB3 does when ``normalize_advantage=True``
+    :param log_prob: log π_θ(a|s) under the current policy (differentiable)
+    :param old_log_prob: log π_θold(a|s), recorded when the rollout was collected
+    :param log_ratio: log r = log_prob - old_log_prob (differentiable)
+    :param ratio: r = exp(log r) (differentiable)
+    :param clip_range: the current value of the ``clip_range`` schedule
+    :param distribution: the current action distribution on the minibatch's observations (differentiable);
+        only set for objectives with ``needs_distributions = True``
+    :param old_distribution: the action distribution of the policy that collected the rollout (no gradient);
+        only set for objectives with ``needs_distributions = True``
+    """
+
+    advantages: th.Tensor
+    log_prob: th.Tensor
+    old_log_prob: th.Tensor
+    log_ratio: th.Tensor
+    ratio: th.Tensor
+    clip_range: float
+    distribution: Distribution | None = None
+    old_distribution: Distribution | None = None
+
+
+class DivergenceError(RuntimeError):
+    """
+    Raised by :meth:`VariantPPO.train` when a loss, a training statistic or a parameter is not finite.
+
+    :param variant: the variant's registry name
+    :param update: the policy update (1-based count of ``train()`` calls) in which it happened
+    :param statistic: the name of the statistic that went bad (e.g. ``value_loss``, ``parameters``)
+    :param value: its value
+    """
+
+    def __init__(self, variant: str, update: int, statistic: str, value: float) -> None:
+        self.variant = variant
+        self.update = update
+        self.statistic = statistic
+        self.value = value
+        super().__init__(f"{variant} diverged at policy update {update}: {statistic} is not finite ({value})")
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = True,
+    integer: bool = False,
+    optional: bool = False,
+    schedule: bool = False,
+) -> None:
+    """
+    Raise ``ValueError``/``TypeError`` naming ``name`` unless ``value`` is an allowed number.
+
+    :param name: the argument's name, used in the message
+    :param value: the value to check
+    :param low: lower bound, or None
+    :param high: upper bound (inclusive), or None
+    :param low_open: whether the lower bound is excluded
+    :param integer: whether the value must be an integer
+    :param optional: whether None is allowed
+    :param schedule: whether a callable (an SB3 schedule of the remaining progress) is allowed
+    """
+    if value is None and optional:
+        return
+    if callable(value) and schedule:
+        return
+    kind = "an integer" if integer else "a number"
+    extras = (" or None" if optional else "") + (" or a schedule (callable of progress_remaining)" if schedule else "")
+    allowed_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, allowed_types):
+        raise TypeError(f"`{name}` must be {kind}{extras}, got {value!r} of type {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ValueError(f"`{name}` must be {'>' if low_open else '>='} {low}{extras}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"`{name}` must be <= {high}, got {value!r}")
+
+
+class VariantPPO(PPO):
+    """
+    SB3's PPO with the policy objective as a hook; the base class of every variant.
+
+    Takes exactly the arguments of :class:`stable_baselines3.PPO` (see its documentation), validated at
+    construction with ``ValueError``/``TypeError`` naming the argument, and one extension:
+
+    :param batch_size: minibatch size, or None for the whole rollout (``n_steps * n_envs``) in one minibatch
+
+    Subclasses implement :meth:`policy_objective` and may override :meth:`_on_update_end`. After every policy update,
+    ``last_update_stats`` holds what was logged under ``train/`` (without the prefix) and ``n_policy_updates``
+    counts the updates (calls to ``train()``).
+    """
+
+    variant_name: ClassVar[str] = "ppo"
+    needs_distributions: bool = False
+
+    def __init__(
+        self,
+        policy: str | type[ActorCriticPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-4,
+        n_steps: int = 2048,
+        batch_size: int | None = 64,
+        n_epochs: int = 10,
+        gamma: float = 0.99,
+        gae_lambda: float = 0.95,
+        clip_range: float | Schedule = 0.2,
+        clip_range_vf: float | Schedule | None = None,
+        normalize_advantage: bool = True,
+        ent_coef: float = 0.0,
+        vf_coef: float = 0.5,
+        max_grad_norm: float = 0.5,
+        target_kl: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        check_number("learning_rate", learning_rate, low=0, schedule=True)
+        check_number("n_steps", n_steps, low=1, low_open=False, integer=True)
+        check_number("batch_size", batch_size, low=1 if normalize_advantage else 0, integer=True, optional=True)
+        check_number("n_epochs", n_epochs, low=1, low_open=False, integer=True)
+        check_number("gamma", gamma, low=0, low_open=False, high=1)
+        check_number("gae_lambda", gae_lambda, low=0, low_open=False, high=1)
+        check_number("clip_range", clip_range, low=0, schedule=True)
+        check_number("clip_range_vf", clip_range_vf, low=0, optional=True, schedule=True)
+        check_number("ent_coef", ent_coef)
+        check_number("vf_coef", vf_coef, low=0, low_open=False)
+        check_number("max_grad_norm", max_grad_norm, low=0)
+        check_number("target_kl", target_kl, low=0, optional=True)
+        n_envs = env.num_envs if isinstance(env, VecEnv) else 1
+        if normalize_advantage and n_steps * n_envs < 2:
+            raise ValueError(
+                f"`n_steps * n_envs` must be >= 2 when `normalize_advantage=True`, got n_steps={n_steps}, n_envs={n_envs}"
+            )
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=n_steps,
+            batch_size=n_steps * n_envs if batch_size is None else batch_size,
+            n_epochs=n_epochs,
+            gamma=gamma,
+            gae_lambda=gae_lambda,
+            clip_range=clip_range,
+            clip_range_vf=clip_range_vf,
+            normalize_advantage=normalize_advantage,
+            ent_coef=ent_coef,
+            vf_coef=vf_coef,
+            max_grad_norm=max_grad_norm,
+            target_kl=target_kl,
+            **kwargs,
+        )
+        # None is passed on to RolloutBuffer.get, which then yields the whole rollout as one minibatch
+        self.batch_size = batch_size
+        self.n_policy_updates = 0
+        self.last_update_stats: dict[str, float] = {}
+        self._old_policy: ActorCriticPolicy | None = None
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_old_policy"]
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        """
+        The hook: return the policy loss to minimise (the negative objective) and per-minibatch statistics.
+
+        Statistics are scalar tensors, averaged over the update's minibatches and logged under ``train/``;
+        ``clip_fraction`` is logged as 0 when the objective does not return it.
+
+        :param batch: the minibatch
+        :return: (loss, statistics)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement policy_objective(batch)")
+
+    def _on_update_end(self, stats: dict[str, float]) -> None:
+        """
+        Called once per policy update, after all epochs, with the update's statistics; may add entries to ``stats``.
+
+        :param stats: the statistics that will be logged under ``train/`` (without the prefix)
+        """
+
+    def _sync_old_policy(self) -> ActorCriticPolicy:
+        """
+        Return a frozen copy of the policy that collected the rollout, used for its action distributions.
+
+        :return: the copy, in evaluation mode as during rollout collection
+        """
+        if self._old_policy is None:
+            self._old_policy = copy.deepcopy(self.policy)
+            self._old_policy.optimizer = None
+        else:
+            self._old_policy.load_state_dict(self.policy.state_dict())
+        self._old_policy.set_training_mode(False)
+        return self._old_policy
+
+    def _divergence_check(self, stats: dict[str, float]) -> None:
+        for name, value in stats.items():
+            if not math.isfinite(value):
+                raise DivergenceError(self.variant_name, self.n_policy_updates, name, value)
+        for name, param in self.policy.named_parameters():
+            if not th.isfinite(param).all():
+                raise DivergenceError(self.variant_name, self.n_policy_updates, f"parameters ({name})", float("nan"))
+
+    def train(self) -> None:
+        """
+        Update policy using the currently gathered rollout buffer.
+        """
+        # Switch to train mode (this affects batch norm / dropout)
+        self.policy.set_training_mode(True)
+        # Update optimizer learning rate
+        self._update_learning_rate(self.policy.optimizer)
+        # Compute current clip range
+        clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
+        # Optional: clip range for the value function
+        if self.clip_range_vf is not None:
+            clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
+        old_policy = self._sync_old_policy() if self.needs_distributions else None
+
+        entropy_losses: list[th.Tensor] = []
+        pg_losses: list[th.Tensor] = []
+        value_losses: list[th.Tensor] = []
+        log_ratios: list[th.Tensor] = []
+        objective_stats: dict[str, list[th.Tensor]] = defaultdict(list)
+
+        continue_training = True
+        # train for n_epochs epochs
+        for epoch in range(self.n_epochs):
+            approx_kl_divs = []
+            # Do a complete pass on the rollout buffer
+            for rollout_data in self.rollout_buffer.get(self.batch_size):
+                values, log_prob, entropy = self.policy.evaluate_actions(
+                    rollout_data.observations, self._actions_for_policy(rollout_data.actions)
+                )
+                values = values.flatten()
+                # Normalize advantage
+                advantages = rollout_data.advantages
+                # Normalization does not make sense if mini batchsize == 1, see GH issue #325
+                if self.normalize_advantage and len(advantages) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+                batch = self._policy_batch(rollout_data, log_prob, advantages, clip_range, old_policy)
+                log_ratio = batch.log_ratio
+                policy_loss, stats = self.policy_objective(batch)
+
+                pg_losses.append(policy_loss.detach())
+                for name, value in stats.items():
+                    objective_stats[name].append(value.detach())
+
+                if self.clip_range_vf is None:
+                    # No clipping
+                    values_pred = values
+                else:
+                    # Clip the difference between old and new value
+                    # NOTE: this depends on the reward scaling
+                    values_pred = rollout_data.old_values + th.clamp(
+                        values - rollout_data.old_values, -clip_range_vf, clip_range_vf
+                    )
+                # Value loss using the TD(gae_lambda) target
+                value_loss = F.mse_loss(rollout_data.returns, values_pred)
+                value_losses.append(value_loss.detach())
+
+                # Entropy loss favor exploration
+                if entropy is None:
+                    # Approximate entropy when no analytical form
+                    entropy_loss = -th.mean(-log_prob)
+                else:
+                    entropy_loss = -th.mean(entropy)
+                entropy_losses.append(entropy_loss.detach())
+
+                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+
+                # approx_kl is the k3 estimator of KL(π_old || π), as in SB3 (used for early stopping on target_kl)
+                with th.no_grad():
+                    detached_log_ratio = log_ratio.detach()
+                    log_ratios.append(detached_log_ratio)
+                    approx_kl_divs.append(th.mean((th.exp(detached_log_ratio) - 1) - detached_log_ratio))
+
+                if self.target_kl is not None and approx_kl_divs[-1].item() > 1.5 * self.target_kl:
+                    continue_training = False
+                    if self.verbose >= 1:
+                        print(f"Early stopping at step {epoch} due to reaching max kl: {approx_kl_divs[-1].item():.2f}")
+                    break
+
+                # Optimization step
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                # Clip grad norm
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+
+            self._n_updates += 1
+            if not continue_training:
+                break
+
+        self.n_policy_updates += 1
+        all_log_ratios = th.cat(log_ratios)
+        policy_loss_mean = _mean(pg_losses)
+        stats = {
+            "entropy_loss": _mean(entropy_losses),
+            "policy_gradient_loss": policy_loss_mean,
+            "value_loss": _mean(value_losses),
+            "approx_kl": _mean(approx_kl_divs),
+            "clip_fraction": 0.0,
+            "loss": loss.item(),
+            "explained_variance": float(
+                explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
+            ),
+            "policy_objective": -policy_loss_mean,
+            "ratio_max": math.exp(all_log_ratios.max().item()),
+            "ratio_min": math.exp(all_log_ratios.min().item()),
+            "log_ratio_abs_mean": all_log_ratios.abs().mean().item(),
+        }
+        stats.update({name: _mean(values) for name, values in objective_stats.items()})
+        if hasattr(self.policy, "log_std"):
+            stats["std"] = th.exp(self.policy.log_std).mean().item()
+        stats["clip_range"] = float(clip_range)
+        if self.clip_range_vf is not None:
+            stats["clip_range_vf"] = float(clip_range_vf)
+        self._divergence_check(stats)
+        self._on_update_end(stats)
+
+        for name, value in stats.items():
+            self.logger.record(f"train/{name}", value)
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.last_update_stats = stats
+
+    def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
+        # The rollout buffer stores discrete actions as floats
+        return actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else actions
+
+    def _policy_batch(
+        self,
+        rollout_data: Any,
+        log_prob: th.Tensor,
+        advantages: th.Tensor,
+        clip_range: float,
+        old_policy: ActorCriticPolicy | None,
+    ) -> PolicyBatch:
+        """
+        Build the objective's batch; call right after ``policy.evaluate_actions`` on the same observations.
+
+        :param rollout_data: rollout buffer samples
+        :param log_prob: log π_θ(a|s) from ``evaluate_actions``
+        :param advantages: the (normalised) advantages
+        :param clip_range: current ``clip_range`` value
+        :param old_policy: the frozen rollout policy, when the objective needs the action distributions
+        :return: the batch
+        """
+        log_ratio = log_prob - rollout_data.old_log_prob
+        batch = PolicyBatch(advantages, log_prob, rollout_data.old_log_prob, log_ratio, th.exp(log_ratio), clip_range)
+        if old_policy is not None:
+            # evaluate_actions leaves the current distribution, with its graph, in policy.action_dist
+            batch.distribution = self.policy.action_dist
+            with th.no_grad():
+                batch.old_distribution = old_policy.get_distribution(rollout_data.observations)
+        return batch
+
+    def _full_rollout(self) -> Any:
+        """
+        The whole rollout buffer as one batch, in storage order, without drawing from the random number generator.
+
+        :return: the rollout buffer samples
+        """
+        buffer = self.rollout_buffer
+        return buffer._get_samples(np.arange(buffer.buffer_size * buffer.n_envs))
+
+
+def _mean(values: list[th.Tensor]) -> float:
+    return th.stack(values).double().mean().item()
