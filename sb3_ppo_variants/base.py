@@ -222,7 +222,10 @@ class VariantPPO(PPO):
         return self._old_policy
 
     def _divergence_check(self, stats: dict[str, float]) -> None:
-        for name, value in stats.items():
+        # Only losses and parameters: explained_variance is NaN for constant returns and a ratio may overflow
+        # harmlessly under a clipped objective.
+        for name in ("policy_gradient_loss", "value_loss", "entropy_loss", "loss"):
+            value = stats[name]
             if not math.isfinite(value):
                 raise DivergenceError(self.variant_name, self.n_policy_updates, name, value)
         for name, param in self.policy.named_parameters():
@@ -334,8 +337,8 @@ class VariantPPO(PPO):
                 explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
             ),
             "policy_objective": -policy_loss_mean,
-            "ratio_max": math.exp(all_log_ratios.max().item()),
-            "ratio_min": math.exp(all_log_ratios.min().item()),
+            "ratio_max": all_log_ratios.max().double().exp().item(),
+            "ratio_min": all_log_ratios.min().double().exp().item(),
             "log_ratio_abs_mean": all_log_ratios.abs().mean().item(),
         }
         stats.update({name: _mean(values) for name, values in objective_stats.items()})
