@@ -18,8 +18,9 @@ ZOO_CARTPOLE = {
     "learning_rate": LinearSchedule(1e-3, 0.0, 1.0),
     "clip_range": LinearSchedule(0.2, 0.0, 1.0),
 }
-# pg takes one step per rollout, so it sees 20x fewer gradient steps than the others: it must only beat random (~22)
-THRESHOLDS = {"pg": 40.0, "cpi": 150.0, "clip": 300.0, "kl": 200.0, "logclip": 300.0}
+# pg takes one step per rollout, 20x fewer gradient steps than the others: with the zoo's decaying 1e-3 it stays
+# near random (~25), so it gets a larger constant step size and a lower bar
+THRESHOLDS = {"pg": 100.0, "cpi": 150.0, "clip": 300.0, "kl": 200.0, "logclip": 300.0}
 
 
 @pytest.mark.slow
@@ -27,7 +28,7 @@ THRESHOLDS = {"pg": 40.0, "cpi": 150.0, "clip": 300.0, "kl": 200.0, "logclip": 3
 def test_variant_learns_cartpole(name: str):
     kwargs = dict(ZOO_CARTPOLE)
     if name == "pg":
-        kwargs.update(n_epochs=1, batch_size=None)
+        kwargs.update(n_epochs=1, batch_size=None, learning_rate=3e-3)
     model = VARIANTS[name]("MlpPolicy", make_vec_env("CartPole-v1", n_envs=8, seed=0), seed=0, **kwargs)
     model.learn(50_000)
     mean_return, _ = evaluate_policy(model, make_vec_env("CartPole-v1", n_envs=1, seed=100), n_eval_episodes=10)
