@@ -27,7 +27,13 @@ from sb3_ppo_variants.analysis import metrics
 from sb3_ppo_variants.analysis.data import COMPLETED, FORMATS, STATUSES, Records, Report, load_records
 from sb3_ppo_variants.analysis.export import render
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
-from sb3_ppo_variants.analysis.stats import iqm, normalize, probability_of_improvement, stratified_bootstrap_ci
+from sb3_ppo_variants.analysis.stats import (
+    iqm,
+    iqm_mean_median,
+    normalize,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
 
 __all__ = ["Records", "Report", "build_report", "load_records", "report_command"]
 
@@ -42,11 +48,6 @@ CURVE_CHUNK_ELEMENTS = 4_000_000
 def _rng(seed: int, *keys: str) -> np.random.Generator:
     """A generator that depends only on the seed and the keys, so one group's interval ignores the others."""
     return np.random.default_rng([seed, zlib.crc32("|".join(keys).encode())])
-
-
-def _summary(values: np.ndarray, axis: int) -> np.ndarray:
-    """IQM, mean and median along ``axis``, stacked on a new last axis (in the order of ``SUMMARIES``)."""
-    return np.stack([iqm(values, axis=axis), np.mean(values, axis=axis), np.median(values, axis=axis)], axis=-1)
 
 
 def _fill(matrix: np.ndarray, diverged: str, worst: float) -> np.ndarray:
@@ -168,7 +169,9 @@ def build_report(
                     metrics.within_run_dispersion(returns) if returns.shape[1] > 1 else np.full(len(run_ids), np.nan),
                 ]
             )
-            point, low, high = stratified_bootstrap_ci(per_run, _summary, n_resamples, confidence, _rng(seed, env_id, variant))
+            point, low, high = stratified_bootstrap_ci(
+                per_run, iqm_mean_median, n_resamples, confidence, _rng(seed, env_id, variant)
+            )
             for m, name in enumerate(RUN_METRICS):
                 for s, summary in enumerate(SUMMARIES):
                     row |= {
@@ -258,7 +261,9 @@ def _aggregate(
             np.column_stack([normalize(final_by_group[env, variant], env), normalize(auc_by_group[env, variant], env)])
             for env in envs
         ]
-        point, low, high = stratified_bootstrap_ci(strata, _summary, n_resamples, confidence, _rng(seed, "aggregate", variant))
+        point, low, high = stratified_bootstrap_ci(
+            strata, iqm_mean_median, n_resamples, confidence, _rng(seed, "aggregate", variant)
+        )
         row: dict[str, object] = {
             "variant": variant,
             "n_envs": len(envs),
