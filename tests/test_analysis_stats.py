@@ -1,0 +1,152 @@
+"""Analysis metrics and statistics: values worked out by hand, and invariants."""
+
+import numpy as np
+import pytest
+
+from sb3_ppo_variants.analysis import metrics
+from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
+from sb3_ppo_variants.analysis.stats import (
+    iqm,
+    iqm_mean_median,
+    normalize,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
+
+
+def test_final_return_and_auc_by_hand() -> None:
+    returns = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 2.0, 2.0]])
+    # mean of the last 2: (3 + 4) / 2 = 3.5 and (2 + 2) / 2 = 2
+    np.testing.assert_allclose(metrics.final_return(returns, k=2), [3.5, 2.0])
+    np.testing.assert_allclose(metrics.final_return(returns), [4.0, 2.0])
+    # AUC = mean over points: 10 / 4 = 2.5 and 4 / 4 = 1
+    np.testing.assert_allclose(metrics.area_under_curve(returns), [2.5, 1.0])
+    # trapezoid over timesteps [0, 1, 3]: (0 + 2) / 2 * 1 + (2 + 4) / 2 * 2 = 7, divided by the span 3
+    np.testing.assert_allclose(metrics.area_under_curve(np.array([[0.0, 2.0, 4.0]]), np.array([0, 1, 3])), [7 / 3])
+    with pytest.raises(ValueError, match="k must be"):
+        metrics.final_return(returns, k=5)
+    with pytest.raises(ValueError, match="returns must be a 2-D array"):
+        metrics.final_return(np.ones(3))
+
+
+def test_timesteps_to_threshold_censors_with_inf() -> None:
+    returns = np.array([[0.0, 5.0, 10.0], [0.0, 1.0, 2.0], [6.0, 0.0, 0.0]])
+    # first evaluation with return >= 5: at 100, never, at 0
+    result = metrics.timesteps_to_threshold(returns, np.array([0, 100, 200]), threshold=5.0)
+    np.testing.assert_array_equal(result, [100.0, np.inf, 0.0])
+    np.testing.assert_array_equal(np.isfinite(result), [True, False, True])
+
+
+def test_stability_metrics_by_hand() -> None:
+    # running best [1, 3, 3, 5, 5, 5] minus the curve: [0, 0, 1, 0, 4, 1], largest 4
+    np.testing.assert_allclose(
+        metrics.max_drawdown(np.array([[1.0, 3.0, 2.0, 5.0, 1.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])), [4, 0]
+    )
+    # successive differences [1, 2, 3, 4]: 25th percentile at position 0.75 -> 1.75, 75th at 2.25 -> 3.25, IQR 1.5
+    np.testing.assert_allclose(metrics.within_run_dispersion(np.array([[0.0, 1.0, 3.0, 6.0, 10.0]])), [1.5])
+    # [1..5]: 25th percentile 2, 75th 4
+    assert metrics.iqr_across_seeds(np.array([1.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(2.0)
+    values = np.array([5.0, 1.0, 4.0, 2.0, 3.0, 10.0, 8.0, 7.0])
+    # alpha 0.25 of 8 runs: the worst ceil(2) = 2 values, 1 and 2 -> 1.5; alpha 0.3: ceil(2.4) = 3 values -> 2
+    assert metrics.lower_cvar(values, 0.25) == pytest.approx(1.5)
+    assert metrics.lower_cvar(values, 0.3) == pytest.approx(2.0)
+    # at least one run
+    assert metrics.lower_cvar(values, 0.01) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        metrics.lower_cvar(values, 0.0)
+
+
+def test_diagnostics_ignore_nan_padding() -> None:
+    ratio = np.array([[1.1, 3.0, np.nan], [np.nan, np.nan, np.nan]])
+    np.testing.assert_array_equal(metrics.max_ratio(ratio), [3.0, np.nan])
+    kl = np.array([[0.01, 0.06, 0.2], [np.nan, 0.07, 0.05]])
+    np.testing.assert_allclose(metrics.max_kl(kl), [0.2, 0.07])
+    # strictly above 0.05: 0.06 and 0.2; 0.07 (0.05 itself does not count)
+    np.testing.assert_array_equal(metrics.kl_spikes(kl, 0.05), [2, 1])
+
+
+def test_iqm_by_hand_matches_trim_mean_definition() -> None:
+    # n = 8: cut floor(0.25 * 8) = 2 from each end, mean of [3, 4, 5, 6] = 4.5
+    assert iqm(np.arange(1.0, 9.0)) == pytest.approx(4.5)
+    # n = 5: cut floor(1.25) = 1, mean of [2, 3, 4] = 3 (the outlier 100 is trimmed)
+    assert iqm(np.array([100.0, 1.0, 3.0, 2.0, 4.0])) == pytest.approx(3.0)
+    # n = 10: cut floor(2.5) = 2, no fractional weight: mean of [0, 1, 2, 3, 4, 100] = 110 / 6
+    assert iqm(np.array([0.0, 0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 100.0, 100.0, 100.0])) == pytest.approx(110 / 6)
+    # n = 3: cut 0, plain mean
+    assert iqm(np.array([1.0, 2.0, 9.0])) == pytest.approx(4.0)
+    # along an axis
+    np.testing.assert_allclose(iqm(np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 8.0, 8.0]]), axis=1), [2.5, 4.0])
+    with pytest.raises(ValueError, match="at least one"):
+        iqm(np.array([]))
+
+
+def test_iqm_invariants_and_fused_summary() -> None:
+    rng = np.random.default_rng(1)
+    for n in range(1, 30):
+        values = rng.standard_cauchy(size=(n, 3))
+        result = iqm(values, axis=0)
+        assert np.all(values.min(axis=0) <= result) and np.all(result <= values.max(axis=0))
+        summary = iqm_mean_median(values, axis=0)
+        np.testing.assert_allclose(summary[:, 0], result)
+        np.testing.assert_allclose(summary[:, 1], values.mean(axis=0))
+        np.testing.assert_allclose(summary[:, 2], np.median(values, axis=0))
+
+
+def test_bootstrap_is_reproducible_and_contains_symmetric_point() -> None:
+    values = np.concatenate([-np.arange(1.0, 21.0), np.arange(1.0, 21.0)])
+    point, low, high = stratified_bootstrap_ci(values, iqm, n_resamples=500, seed=3)
+    assert point == pytest.approx(0.0)
+    assert low < point < high
+    assert stratified_bootstrap_ci(values, iqm, n_resamples=500, seed=3) == (point, low, high)
+    assert stratified_bootstrap_ci(values, iqm, n_resamples=500, seed=4) != (point, low, high)
+    generator_result = stratified_bootstrap_ci(values, iqm, n_resamples=500, seed=np.random.default_rng(3))
+    assert generator_result == (point, low, high)
+
+
+def test_bootstrap_respects_strata() -> None:
+    # Each resample draws 5 runs from each stratum, so the pooled mean is always (5 * 0 + 5 * 10) / 10 = 5 ...
+    strata = [np.zeros(5), np.full(5, 10.0)]
+    assert stratified_bootstrap_ci(strata, np.mean, n_resamples=200) == (5.0, 5.0, 5.0)
+    # ... whereas resampling the pooled runs without strata changes the mix.
+    _, low, high = stratified_bootstrap_ci(np.concatenate(strata), np.mean, n_resamples=200)
+    assert low < 5.0 < high
+
+
+def test_bootstrap_trailing_dimensions_give_one_interval_each() -> None:
+    values = np.random.default_rng(0).normal(size=(30, 4))
+    point, low, high = stratified_bootstrap_ci(values, iqm, n_resamples=300, seed=7)
+    assert point.shape == low.shape == high.shape == (4,)
+    # the same seed draws the same resample indices, so a single column gives the same interval
+    assert stratified_bootstrap_ci(values[:, 2], iqm, n_resamples=300, seed=7) == pytest.approx((point[2], low[2], high[2]))
+    with pytest.raises(ValueError, match="confidence"):
+        stratified_bootstrap_ci(values, confidence=1.0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        stratified_bootstrap_ci(values, n_resamples=0)
+    with pytest.raises(ValueError, match="strata"):
+        stratified_bootstrap_ci([np.ones(3), np.ones((3, 2))])
+
+
+def test_probability_of_improvement_by_hand() -> None:
+    # x = 1 beats 0; x = 2 beats 0 and ties 2 (0.5); x = 3 beats 0 and 2: (1 + 1.5 + 2) / 9 = 0.5
+    assert probability_of_improvement(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 4.0])) == pytest.approx(0.5)
+    # task 1: always better (1), task 2: always worse (0); averaged over tasks 0.5
+    assert probability_of_improvement([np.array([3.0, 4.0]), np.array([0.0])], [np.array([1.0, 2.0]), np.array([1.0])]) == 0.5
+    assert probability_of_improvement(np.array([1.0, 1.0]), np.array([1.0])) == 0.5
+    with pytest.raises(ValueError, match="same number of tasks"):
+        probability_of_improvement([np.ones(2)], [np.ones(2), np.ones(2)])
+
+
+def test_probability_of_improvement_is_complementary_without_ties() -> None:
+    rng = np.random.default_rng(2)
+    x, y = [rng.normal(size=7), rng.normal(size=4)], [rng.normal(size=5), rng.normal(size=9)]
+    assert probability_of_improvement(x, y) + probability_of_improvement(y, x) == pytest.approx(1.0)
+
+
+def test_normalize_uses_the_reference_table() -> None:
+    for env_id in REFERENCE_SCORES:
+        np.testing.assert_allclose(normalize(np.array([RANDOM_SCORES[env_id], REFERENCE_SCORES[env_id]]), env_id), [0.0, 1.0])
+    # CartPole-v1: (261.84 - 23.68) / (500 - 23.68) = 0.5
+    assert normalize(np.array(261.84), "CartPole-v1") == pytest.approx(0.5)
+    assert normalize(np.array(5.0), "Unknown-v0", random_score=0.0, reference_score=10.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="env_id 'Unknown-v0'"):
+        normalize(np.array(5.0), "Unknown-v0")
