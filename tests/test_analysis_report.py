@@ -1,0 +1,225 @@
+"""Analysis report: loading records written as in docs/records.md, tables, exports, command and figures."""
+
+import ast
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sb3_ppo_variants.analysis import build_report, load_records, render, report_command
+from sb3_ppo_variants.analysis.plots import make_figures
+from sb3_ppo_variants.analysis.synthetic import make_records, write_records
+
+EVAL_FREQ = 1000
+
+
+def write_run(root: Path, env_id: str, variant: str, seed: int, returns: list[float], status: str | None = "ok") -> Path:
+    """
+    Write one run record as docs/records.md describes it: config.json, eval.csv, train.csv (two updates per
+    evaluation, approx_kl 0.01 then 0.1, ratio_max 1.2 then 2.0), and status.json last unless ``status`` is None.
+    """
+    run_id = f"{env_id}__{variant}__seed{seed}"
+    run_dir = root / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    config = {
+        "run_id": run_id,
+        "experiment": "test",
+        "env_id": env_id,
+        "variant": variant,
+        "algo": "clip",
+        "seed": seed,
+        "total_timesteps": 3 * EVAL_FREQ,
+        "eval_freq": EVAL_FREQ,
+        "eval_episodes": 10,
+        "hyperparameters": {"n_envs": 1, "n_steps": 500, "learning_rate": "lin_1e-3"},
+        "versions": {"python": "3.11.7", "torch": "2.13.0", "stable_baselines3": "2.9.2", "gymnasium": "1.4.0"},
+        "git_commit": None,
+    }
+    (run_dir / "config.json").write_text(json.dumps(config))
+    timesteps = [EVAL_FREQ * i for i in range(len(returns))]
+    pd.DataFrame({"timesteps": timesteps, "mean_return": returns, "std_return": 1.0, "n_episodes": 10}).to_csv(
+        run_dir / "eval.csv", index=False
+    )
+    n_updates = 2 * (len(returns) - 1)
+    pd.DataFrame(
+        {
+            "update": range(1, n_updates + 1),
+            "timesteps": [EVAL_FREQ // 2 * u for u in range(1, n_updates + 1)],
+            "policy_objective": 0.0,
+            "approx_kl": [0.01, 0.1] * (n_updates // 2),
+            "clip_fraction": 0.1,
+            "ratio_max": [1.2, 2.0] * (n_updates // 2),
+            "ratio_min": 0.8,
+        }
+    ).to_csv(run_dir / "train.csv", index=False)
+    if status is not None:
+        status_content = {
+            "status": status,
+            "error": None if status == "ok" else f"{status}: boom",
+            "diverged_at_update": n_updates + 1 if status == "diverged" else None,
+            "timesteps": timesteps[-1],
+            "wall_time_s": 1.5,
+            "finished_at": "2026-11-24T22:10:00+00:00",
+        }
+        (run_dir / "status.json").write_text(json.dumps(status_content))
+    return run_dir
+
+
+@pytest.fixture
+def experiment(tmp_path: Path) -> Path:
+    """
+    CartPole-v1, variant "a": 4 ok runs with curves [0, 10 i, 20 i, 30 i], i = 1..4, so final returns (k = 1)
+    30, 60, 90, 120. Variant "b": one ok run [0, 10, 20, 30], one diverged after 2 evaluations [0, 50], one failed,
+    one incomplete (no status.json).
+    """
+    for i in range(1, 5):
+        write_run(tmp_path, "CartPole-v1", "a", i, [0.0, 10.0 * i, 20.0 * i, 30.0 * i])
+    write_run(tmp_path, "CartPole-v1", "b", 1, [0.0, 10.0, 20.0, 30.0])
+    write_run(tmp_path, "CartPole-v1", "b", 2, [0.0, 50.0], status="diverged")
+    write_run(tmp_path, "CartPole-v1", "b", 3, [0.0], status="failed")
+    write_run(tmp_path, "CartPole-v1", "b", 4, [0.0, 5.0], status=None)
+    return tmp_path
+
+
+def test_load_records_keeps_every_run(experiment: Path) -> None:
+    records = load_records(experiment)
+    statuses = records.runs.set_index("run_id")["status"]
+    assert len(statuses) == 8
+    assert statuses["CartPole-v1__b__seed4"] == "incomplete"
+    assert statuses["CartPole-v1__b__seed3"] == "failed"
+    assert statuses["CartPole-v1__b__seed2"] == "diverged"
+    assert set(records.evals["run_id"]) == set(statuses.index)
+    assert {"update", "approx_kl", "ratio_max"} <= set(records.train.columns)
+
+
+def test_load_records_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="directory"):
+        load_records(tmp_path)
+    run_dir = write_run(tmp_path, "CartPole-v1", "a", 0, [0.0, 1.0])
+    (run_dir / "status.json").write_text(json.dumps({"status": "great"}))
+    with pytest.raises(ValueError, match=r"status must be one of \['ok', 'diverged', 'failed'\]"):
+        load_records(tmp_path)
+
+
+def test_report_counts_and_hand_worked_metrics(experiment: Path) -> None:
+    report = build_report(experiment, final_k=1, n_resamples=200, curve_resamples=50)
+    table = report.per_env.set_index("variant")
+    assert table.loc["a", ["n_runs", "n_ok", "n_diverged", "n_failed", "n_incomplete"]].tolist() == [4, 4, 0, 0, 0]
+    assert table.loc["b", ["n_runs", "n_ok", "n_diverged", "n_failed", "n_incomplete"]].tolist() == [4, 1, 1, 1, 1]
+    # finals 30, 60, 90, 120: IQM of 4 values drops 1 at each end -> (60 + 90) / 2 = 75; mean and median 75
+    assert table.loc["a", ["final_return_iqm", "final_return_mean", "final_return_median"]].tolist() == [75.0, 75.0, 75.0]
+    assert table.loc["a", "final_return_iqm_low"] <= 75.0 <= table.loc["a", "final_return_iqm_high"]
+    # AUC = mean of [0, 10 i, 20 i, 30 i] = 15 i -> 15, 30, 45, 60; IQM (30 + 45) / 2
+    assert table.loc["a", "auc_iqm"] == pytest.approx(37.5)
+    assert table.loc["a", "max_drawdown_iqm"] == 0.0
+    # threshold 475 is never reached
+    assert table.loc["a", "n_reached"] == 0 and table.loc["a", "steps_to_threshold_median"] == np.inf
+    # every run has approx_kl 0.1 > 0.05 once per evaluation interval (3 intervals), ratio_max up to 2
+    assert table.loc["a", "kl_spikes_mean"] == 3.0
+    assert table.loc["a", "ratio_max_worst"] == 2.0 and table.loc["a", "approx_kl_max_median"] == 0.1
+    # failed / incomplete runs listed with their status, the ok runs not
+    assert sorted(report.problems["status"]) == ["diverged", "failed", "incomplete"]
+
+
+def test_diverged_runs_hold_or_worst(experiment: Path) -> None:
+    # "hold": the diverged run [0, 50] becomes [0, 50, 50, 50], final 50; with the ok run's 30 the mean is 40
+    hold = build_report(experiment, final_k=1, diverged="hold", n_resamples=50, curve_resamples=0).per_env.set_index("variant")
+    assert hold.loc["b", "final_return_mean"] == pytest.approx(40.0)
+    # "worst": after divergence it scores the lowest return of completed CartPole-v1 runs, 0 -> final 0, mean 15
+    worst = build_report(experiment, final_k=1, diverged="worst", n_resamples=50, curve_resamples=0).per_env.set_index(
+        "variant"
+    )
+    assert worst.loc["b", "final_return_mean"] == pytest.approx(15.0)
+    # the ok runs of "a" do not change
+    assert worst.loc["a", "final_return_mean"] == hold.loc["a", "final_return_mean"]
+    with pytest.raises(ValueError, match=r"diverged must be one of \['hold', 'worst'\]"):
+        build_report(experiment, diverged="drop")
+
+
+def test_aggregate_and_improvement(experiment: Path) -> None:
+    report = build_report(experiment, final_k=1, n_resamples=100, curve_resamples=0)
+    aggregate = report.aggregate.set_index("variant")
+    # normalised final IQM of "a": (75 - 23.68) / (500 - 23.68)
+    assert aggregate.loc["a", "final_return_iqm"] == pytest.approx((75 - 23.68) / (500 - 23.68))
+    assert aggregate.loc["a", "environments"] == "CartPole-v1"
+    improvement = report.improvement
+    # a: finals [30, 60, 90, 120], b: [30, 50]; a's 30 ties 30 (0.5) and loses to 50, 60/90/120 beat both:
+    # (0.5 + 0 + 2 + 2 + 2) / 8 = 6.5 / 8
+    assert improvement.loc["a", "b"] == pytest.approx(6.5 / 8)
+    assert improvement.loc["a", "b"] + improvement.loc["b", "a"] == pytest.approx(1.0)
+    assert np.diag(improvement.to_numpy()).tolist() == [0.5, 0.5]
+
+
+def test_report_is_deterministic(tmp_path: Path) -> None:
+    records = make_records(n_seeds=6, diverged_fraction=0.2, seed=1)
+    first, second = (
+        build_report(records, n_resamples=300, curve_resamples=50),
+        build_report(records, n_resamples=300, curve_resamples=50),
+    )
+    pd.testing.assert_frame_equal(first.per_env, second.per_env)
+    pd.testing.assert_frame_equal(first.aggregate, second.aggregate)
+    pd.testing.assert_frame_equal(first.curves, second.curves)
+    # written to disk and read back, the records give the same report
+    from_disk = build_report(write_records(records, tmp_path / "exp"), n_resamples=300, curve_resamples=50)
+    pd.testing.assert_frame_equal(first.per_env, from_disk.per_env, check_dtype=False)
+
+
+def test_exports_parse_back(experiment: Path) -> None:
+    report = build_report(experiment, n_resamples=100, curve_resamples=20)
+    markdown = render(report, "md")
+    assert "| environment | variant | runs | ok | diverged | failed | incomplete |" in markdown
+    assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 1 |" in markdown
+    tidy = pd.read_csv(io.StringIO(render(report, "csv")))
+    assert list(tidy.columns) == ["table", "env_id", "variant", "run_id", "statistic", "value"]
+    assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "problems"}
+    n_failed = tidy.query("table == 'per_env' and variant == 'b' and statistic == 'n_failed'")["value"]
+    assert n_failed.astype(float).tolist() == [1.0]
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    content = json.loads(render(report, "json"), parse_constant=no_constants)
+    assert {"settings", "per_env", "aggregate", "improvement", "problems", "curves"} <= set(content)
+    assert content["per_env"][0]["steps_to_threshold_median"] == "inf"
+    latex = render(report, "latex")
+    assert latex.count(r"\begin{tabular}") == 6 and r"CartPole-v1\_\_b\_\_seed3" in latex
+    with pytest.raises(ValueError, match=r"fmt must be one of \['md', 'csv', 'latex', 'json'\]"):
+        render(report, "html")
+
+
+def test_report_command(experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert report_command(str(experiment), fmt="json") == 0
+    assert json.loads(capsys.readouterr().out)["per_env"]
+    out = tmp_path / "out" / "report.md"
+    assert report_command(str(experiment), fmt="md", out=str(out), plots=True) == 0
+    assert out.read_text().startswith("# Report")
+    names = {path.name for path in out.parent.iterdir()}
+    assert {"learning_curves.png", "learning_curves.svg", "probability_of_improvement.png"} <= names
+    assert not any(name.endswith(".tmp") or name.startswith(".") for name in names)
+    with pytest.raises(ValueError, match="fmt"):
+        report_command(str(experiment), fmt="xlsx")
+
+
+def test_figures_written(tmp_path: Path) -> None:
+    report = build_report(make_records(envs=("CartPole-v1", "Unknown-v0")), n_resamples=100, curve_resamples=50)
+    paths = make_figures(report, tmp_path / "figures")
+    stems = ("learning_curves", "aggregate_iqm", "probability_of_improvement")
+    assert sorted(path.name for path in paths) == sorted(f"{stem}.{fmt}" for stem in stems for fmt in ("png", "svg"))
+    assert all(path.stat().st_size > 1000 for path in paths)
+
+
+def test_analysis_does_not_import_torch() -> None:
+    package = Path(__file__).resolve().parents[1] / "sb3_ppo_variants" / "analysis"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for name in names:
+                    root = name.split(".")[0]
+                    assert root not in {"torch", "stable_baselines3", "gymnasium"}, f"{path.name} imports {name}"
+                    assert root != "sb3_ppo_variants" or name.startswith("sb3_ppo_variants.analysis"), (
+                        f"{path.name} imports {name}"
+                    )
