@@ -38,8 +38,9 @@ class Report:
     """
     Report tables.
 
-    :param per_env: one row per (env_id, variant): run counts by status, then for each metric of
-        ``RUN_METRICS`` its ``<metric>_<iqm|mean|median>`` with ``_low`` / ``_high`` bootstrap bounds and
+    :param per_env: one row per (env_id, variant): run counts by status, then for each per-run metric
+        (``final_return``, ``auc``, ``max_drawdown``, ``within_run_dispersion``) its ``<metric>_<iqm|mean|median>``
+        with ``_low`` / ``_high`` bootstrap bounds and
         ``<metric>_std``, then threshold statistics, across-seed stability and training diagnostics
     :param aggregate: one row per variant: the same summaries of normalised final return and AUC pooled over
         the environments that have reference scores (listed in ``environments``)
@@ -58,7 +59,7 @@ class Report:
     settings: dict[str, object] = field(default_factory=dict)
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, object]:
     try:
         content = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -68,7 +69,7 @@ def _read_json(path: Path) -> dict:
     return content
 
 
-def _read_run(run_dir: Path) -> tuple[dict, pd.DataFrame | None, pd.DataFrame | None]:
+def _read_run(run_dir: Path) -> tuple[dict[str, object], pd.DataFrame | None, pd.DataFrame | None]:
     run_id = run_dir.name
     config_path, status_path = run_dir / "config.json", run_dir / "status.json"
     if config_path.exists():

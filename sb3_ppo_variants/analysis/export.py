@@ -194,6 +194,8 @@ LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"$<$",
+    ">": r"$>$",
     "∞": r"$\infty$",
     "–": "--",
     "…": r"\ldots{}",

@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,7 @@ def _group_matrix(wide: pd.DataFrame, run_ids: list[str]) -> tuple[np.ndarray, n
     return sub.to_numpy(dtype=float), sub.columns.to_numpy(dtype=float)
 
 
-def _nan_or(function, values: np.ndarray) -> float:
+def _nan_or(function: Callable[[np.ndarray], float], values: np.ndarray) -> float:
     finite = values[~np.isnan(values)]
     return float(function(finite)) if finite.size else math.nan
 
