@@ -4,7 +4,6 @@ Figures of a report, PNG and SVG, drawn on matplotlib's Agg canvas (no pyplot, s
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from matplotlib.ticker import EngFormatter
 
 from sb3_ppo_variants.analysis.data import Records, Report
 from sb3_ppo_variants.analysis.report import build_report
+from sb3_ppo_variants.fileio import atomic_open
 
 FIGURE_WIDTH = 9.0
 DPI = 110
@@ -32,10 +32,8 @@ def _save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         path = out_dir / f"{name}.{fmt}"
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=f".{fmt}")
-        with os.fdopen(fd, "wb") as file:
+        with atomic_open(path, "wb") as file:
             figure.savefig(file, format=fmt, dpi=DPI, bbox_inches="tight")
-        os.replace(tmp, path)
         paths.append(path)
     return paths
 

@@ -16,7 +16,6 @@ Which runs enter the metrics:
 import math
 import os
 import sys
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from sb3_ppo_variants.analysis.stats import (
     probability_of_improvement,
     stratified_bootstrap_ci,
 )
+from sb3_ppo_variants.fileio import write_atomic
 
 __all__ = ["Records", "Report", "build_report", "load_records", "report_command"]
 
@@ -295,15 +295,6 @@ def _improvement(final_by_group: dict[tuple[str, str], np.ndarray], variants: li
     return table
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
-    ) as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-
-
 def report_command(directory: str, fmt: str = "md", out: str | None = None, plots: bool = False) -> int:
     """
     ``ppo-variants report DIR [--format md|csv|latex|json] [--out PATH] [--plots]``: build the report of an
@@ -324,7 +315,7 @@ def report_command(directory: str, fmt: str = "md", out: str | None = None, plot
     if out is None:
         sys.stdout.write(text)
     else:
-        _write_atomic(Path(out), text)
+        write_atomic(out, text)
     if plots:
         from sb3_ppo_variants.analysis.plots import make_figures  # matplotlib is imported only when figures are asked for
 
