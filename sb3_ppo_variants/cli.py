@@ -1,0 +1,96 @@
+"""
+``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments.
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_FAILED_RUNS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppo-variants", description="PPO objective variants: experiments and reports.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="print the plan of an experiment: runs, steps, estimated time")
+    listing.add_argument("file", help="experiment TOML file")
+    listing.add_argument("--only", help="shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'")
+    listing.add_argument("--workers", type=int, help="parallel runs assumed by the estimate (default: one per core)")
+    listing.add_argument("--no-estimate", action="store_true", help="skip the calibration runs that time the estimate")
+
+    run = commands.add_parser("run", help="run an experiment (resumes: finished runs are skipped)")
+    run.add_argument("file", help="experiment TOML file")
+    run.add_argument("--out", help="output directory (default: runs/<experiment name>)")
+    run.add_argument("--workers", type=int, help="parallel runs (default: one per core)")
+    run.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
+    run.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
+    run.add_argument("--only", help="shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'")
+    run.add_argument("--retry-failed", action="store_true", help="re-run the runs recorded as failed")
+
+    status = commands.add_parser("status", help="show the done / failed / diverged / missing runs of an output directory")
+    status.add_argument("dir", help="output directory of 'run'")
+    status.add_argument("--verbose", "-v", action="store_true", help="list the run ids of every status")
+
+    report = commands.add_parser("report", help="tables (and figures) of an output directory")
+    report.add_argument("dir", help="output directory of 'run'")
+    report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
+    report.add_argument("--out", help="file to write (default: stdout)")
+    report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
+    return parser
+
+
+def _status(directory: str, verbose: bool) -> int:
+    from sb3_ppo_variants.runner import status_table
+
+    table = status_table(directory)
+    total = sum(len(run_ids) for run_ids in table.values())
+    print(f"{directory}: {total} runs planned")
+    for status, run_ids in table.items():
+        print(f"  {status:<10} {len(run_ids)}")
+        if verbose or status in ("failed", "diverged", "incomplete"):
+            for run_id in run_ids:
+                print(f"    {run_id}")
+    return EXIT_FAILED_RUNS if table["failed"] else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """
+    Entry point of the ``ppo-variants`` command.
+
+    :param argv: arguments (default: ``sys.argv[1:]``)
+    :return: exit status: 0 on success, 1 when runs failed, 2 on bad input, 130 when interrupted
+    """
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            from sb3_ppo_variants.analysis import report_command
+
+            return report_command(args.dir, fmt=args.format, out=args.out, plots=args.plots)
+        if args.command == "status":
+            return _status(args.dir, args.verbose)
+
+        from sb3_ppo_variants.runner import describe_plan, run_experiment
+
+        if args.command == "list":
+            print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
+            return 0
+        counts = run_experiment(
+            args.file,
+            out=args.out,
+            backend=args.backend,
+            workers=args.workers,
+            address=args.address,
+            only=args.only,
+            retry_failed=args.retry_failed,
+        )
+        print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run")
+        return EXIT_FAILED_RUNS if counts["failed"] else 0
+    except (ValueError, TypeError, ImportError) as error:
+        print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\nppo-variants: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,287 @@
+"""
+One run = (variant, env, seed, hyperparameters): ``plan`` lists them, ``run_one`` executes one and returns its record.
+
+``run_one`` does no file I/O, so any backend can execute it and hand the record to the driver, which writes it.
+"""
+
+import fnmatch
+import functools
+import math
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import stable_baselines3
+import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalization
+
+import sb3_ppo_variants
+from sb3_ppo_variants import DivergenceError, get_variant
+from sb3_ppo_variants.runner.spec import Experiment, algo_kwargs
+
+EVAL_SEED_OFFSET = 1_000_000
+MAX_EVAL_ENVS = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """
+    Everything that defines one run; JSON-serialisable, written as the record's ``config.json``.
+
+    :param run_id: ``<env_id>__<variant>__seed<seed>``
+    :param experiment: experiment name
+    :param env_id: gymnasium id
+    :param variant: the experiment's variant entry name
+    :param algo: registry name of the class
+    :param seed: seed of the run
+    :param total_timesteps: training budget
+    :param eval_freq: evaluate every this many environment steps
+    :param eval_episodes: episodes per evaluation
+    :param n_envs: parallel training environments
+    :param policy: SB3 policy name
+    :param normalize: VecNormalize keyword arguments, or None
+    :param hyperparameters: algorithm arguments as written in the experiment file
+    """
+
+    run_id: str
+    experiment: str
+    env_id: str
+    variant: str
+    algo: str
+    seed: int
+    total_timesteps: int
+    eval_freq: int
+    eval_episodes: int
+    n_envs: int
+    policy: str
+    normalize: dict[str, Any] | None
+    hyperparameters: dict[str, Any]
+
+
+@dataclass
+class Record:
+    """
+    The outcome of one run, as the driver writes it to disk (see ``docs/records.md``).
+
+    :param config: the resolved configuration plus versions and git commit
+    :param eval_rows: evaluation curve rows (timesteps, mean_return, std_return, n_episodes)
+    :param train_rows: one row of training diagnostics per policy update
+    :param status: status, error, divergence update, timesteps, wall time
+    """
+
+    config: dict[str, Any]
+    eval_rows: list[dict[str, float]] = field(default_factory=list)
+    train_rows: list[dict[str, float]] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.config["run_id"]
+
+    @classmethod
+    def start(cls, config: RunConfig) -> "Record":
+        """
+        :param config: the run
+        :return: an empty record whose config holds ``config``, the versions and the git commit
+        """
+        return cls(config={**asdict(config), "versions": versions(), **git_commit()})
+
+    @classmethod
+    def failed(cls, config: RunConfig, error: str) -> "Record":
+        """
+        :param config: a run that could not be executed (e.g. its worker process died)
+        :param error: what happened
+        :return: its ``failed`` record
+        """
+        status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
+        return cls(config=cls.start(config).config, status={**status, "wall_time_s": None, "eval_time_s": None})
+
+
+def plan(experiment: Experiment, only: str | None = None) -> list[RunConfig]:
+    """
+    All runs of an experiment, environment-major then variant then seed.
+
+    :param experiment: the parsed experiment
+    :param only: optional shell-style pattern on run ids (e.g. ``"CartPole-v1__clip*"``)
+    :return: the run configurations
+    """
+    runs = []
+    for env in experiment.envs:
+        for variant in experiment.variants:
+            for seed in experiment.seeds:
+                run_id = f"{env.env_id}__{variant.name}__seed{seed}"
+                if only is not None and not fnmatch.fnmatchcase(run_id, only):
+                    continue
+                runs.append(
+                    RunConfig(
+                        run_id=run_id,
+                        experiment=experiment.name,
+                        env_id=env.env_id,
+                        variant=variant.name,
+                        algo=variant.algo,
+                        seed=seed,
+                        total_timesteps=env.total_timesteps,
+                        eval_freq=experiment.eval_freq,
+                        eval_episodes=experiment.eval_episodes,
+                        n_envs=env.n_envs,
+                        policy=env.policy,
+                        normalize=None if env.normalize is None else dict(env.normalize),
+                        hyperparameters={**env.hyperparameters, **variant.overrides},
+                    )
+                )
+    return runs
+
+
+def versions() -> dict[str, str]:
+    """
+    Versions of what a result depends on.
+
+    :return: name -> version
+    """
+    return {
+        "python": platform.python_version(),
+        "torch": th.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "gymnasium": gym.__version__,
+        "numpy": np.__version__,
+        "sb3_ppo_variants": sb3_ppo_variants.__version__,
+    }
+
+
+@functools.cache
+def git_commit() -> dict[str, Any]:
+    """
+    The commit of the package's source tree, and whether it had uncommitted changes; nulls outside a git checkout.
+
+    :return: ``{"git_commit": sha or None, "git_dirty": bool or None}``
+    """
+    source = Path(sb3_ppo_variants.__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=source, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": sha.strip(), "git_dirty": bool(dirty.stdout.strip())}
+
+
+class RunRecorder(BaseCallback):
+    """
+    Evaluates at 0, every ``eval_freq`` steps and at the end, and keeps each policy update's diagnostics.
+
+    :param config: the run's configuration
+    :param eval_env: the evaluation environment (its own seed, observation statistics synced, not updated)
+    """
+
+    def __init__(self, config: RunConfig, eval_env: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.eval_env = eval_env
+        self.eval_rows: list[dict[str, float]] = []
+        self.train_rows: list[dict[str, float]] = []
+        self.eval_time_s = 0.0
+        self._next_eval = 0
+
+    def evaluate(self) -> None:
+        start = time.perf_counter()
+        sync_envs_normalization(self.training_env, self.eval_env)
+        # The same start states at every evaluation of every run of this seed
+        self.eval_env.seed(self.config.seed + EVAL_SEED_OFFSET)
+        returns, _ = evaluate_policy(
+            self.model,
+            self.eval_env,
+            n_eval_episodes=self.config.eval_episodes,
+            deterministic=True,
+            return_episode_rewards=True,
+        )
+        row = {
+            "timesteps": self.num_timesteps,
+            "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)),
+            "n_episodes": len(returns),
+        }
+        self.eval_rows.append(row)
+        self.eval_time_s += time.perf_counter() - start
+        if not math.isfinite(row["mean_return"]):
+            raise DivergenceError(self.config.algo, self.model.n_policy_updates, "evaluation return", row["mean_return"])
+        self._next_eval = (self.num_timesteps // self.config.eval_freq + 1) * self.config.eval_freq
+
+    def _record_update(self) -> None:
+        if self.model.n_policy_updates > len(self.train_rows):
+            row = {"update": self.model.n_policy_updates, "timesteps": self.num_timesteps}
+            self.train_rows.append({**row, **self.model.last_update_stats})
+
+    def _on_training_start(self) -> None:
+        self.evaluate()
+
+    def _on_rollout_start(self) -> None:
+        self._record_update()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next_eval:
+            self.evaluate()
+        return True
+
+    def _on_training_end(self) -> None:
+        self._record_update()
+        if self.eval_rows[-1]["timesteps"] < self.num_timesteps:
+            self.evaluate()
+
+
+def _make_envs(config: RunConfig) -> tuple[Any, Any]:
+    env = make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
+    eval_env = make_vec_env(
+        config.env_id, n_envs=min(config.eval_episodes, MAX_EVAL_ENVS), seed=config.seed + EVAL_SEED_OFFSET
+    )
+    if config.normalize is not None:
+        # as rl-zoo: the return normalisation discounts with the algorithm's gamma
+        kwargs = {"gamma": config.hyperparameters.get("gamma", 0.99), **config.normalize}
+        env = VecNormalize(env, **kwargs)
+        eval_kwargs = {key: value for key, value in kwargs.items() if key != "norm_reward"}
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False, **eval_kwargs)
+    return env, eval_env
+
+
+def run_one(config: RunConfig) -> Record:
+    """
+    Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``.
+
+    :param config: the run
+    :return: its record (nothing is written to disk)
+    """
+    record = Record.start(config)
+    start = time.perf_counter()
+    recorder = None
+    status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
+    try:
+        env, eval_env = _make_envs(config)
+        model = get_variant(config.algo)(
+            config.policy, env, seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
+        )
+        recorder = RunRecorder(config, eval_env)
+        model.learn(config.total_timesteps, callback=recorder)
+        env.close()
+        eval_env.close()
+    except DivergenceError as error:
+        status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
+    except Exception:
+        status = {"status": "failed", "error": traceback.format_exc(limit=-8), "diverged_at_update": None}
+    if recorder is not None:
+        record.eval_rows, record.train_rows = recorder.eval_rows, recorder.train_rows
+    record.status = {
+        **status,
+        "timesteps": recorder.num_timesteps if recorder is not None and recorder.model is not None else 0,
+        "wall_time_s": time.perf_counter() - start,
+        "eval_time_s": recorder.eval_time_s if recorder is not None else 0.0,
+    }
+    return record

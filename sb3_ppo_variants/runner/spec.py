@@ -1,0 +1,309 @@
+"""
+Experiment files: TOML -> frozen dataclasses, validated before any run starts.
+
+```toml
+[experiment]
+name = "quick"
+seeds = [0, 1, 2]
+eval_freq = 5000          # evaluate every N environment steps (and at 0 and at the end)
+eval_episodes = 10        # over M episodes of a separate, deterministic evaluation env
+
+[envs.CartPole-v1]        # gymnasium id; SB3 PPO hyperparameters, plus n_envs, policy, normalize
+total_timesteps = 100_000
+n_envs = 8
+learning_rate = "lin_1e-3"  # linear schedule from 1e-3 to 0, as rl-zoo writes it
+policy_kwargs = { net_arch = [64, 64], activation_fn = "tanh" }
+
+[variants.clip-0.1]       # an entry name; several entries may share one algo
+algo = "clip"             # registry name (defaults to the entry name)
+clip_range = 0.1          # overrides the env's hyperparameters
+```
+"""
+
+import importlib
+import inspect
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+import gymnasium as gym
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.vec_env import VecEnv
+from torch import nn
+
+from sb3_ppo_variants import VARIANTS, get_variant
+
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "kl_coef")
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+}
+EXPERIMENT_KEYS = ("name", "seeds", "eval_freq", "eval_episodes")
+RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize")
+# Arguments the runner owns or that cannot come from a file
+EXCLUDED_ALGO_KEYS = ("self", "policy", "env", "seed", "verbose", "device", "tensorboard_log", "_init_setup_model", "kwargs")
+NORMALIZE_KEYS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "epsilon")
+
+
+class SpecError(ValueError):
+    """An experiment file is invalid; the message names the file, the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """
+    One environment of an experiment.
+
+    :param env_id: gymnasium id
+    :param total_timesteps: training budget per run
+    :param n_envs: number of parallel training environments
+    :param policy: SB3 policy name
+    :param normalize: VecNormalize keyword arguments, or None for no normalisation
+    :param hyperparameters: algorithm arguments as written in the file (schedules still strings)
+    """
+
+    env_id: str
+    total_timesteps: int
+    n_envs: int = 1
+    policy: str = "MlpPolicy"
+    normalize: Mapping[str, Any] | None = None
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """
+    One named variant entry of an experiment.
+
+    :param name: the entry name (e.g. ``clip-0.1``)
+    :param algo: registry name of the class (``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``)
+    :param overrides: algorithm arguments that override the environment's
+    """
+
+    name: str
+    algo: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """
+    A parsed experiment file.
+
+    :param name: experiment name
+    :param path: the file it was read from
+    :param seeds: seeds of every (env, variant) pair
+    :param envs: environments
+    :param variants: variant entries
+    :param eval_freq: evaluate every ``eval_freq`` environment steps
+    :param eval_episodes: episodes per evaluation
+    """
+
+    name: str
+    path: Path
+    seeds: tuple[int, ...]
+    envs: tuple[EnvSpec, ...]
+    variants: tuple[VariantSpec, ...]
+    eval_freq: int
+    eval_episodes: int
+
+
+def algo_arguments(algo: str) -> tuple[str, ...]:
+    """
+    Names of the arguments an experiment file may set for ``algo``.
+
+    :param algo: registry name
+    :return: sorted argument names
+    """
+    names = set(inspect.signature(PPO.__init__).parameters)
+    for klass in get_variant(algo).__mro__:
+        if klass is PPO:
+            break
+        names |= set(inspect.signature(klass.__init__).parameters)
+    return tuple(sorted(names - set(EXCLUDED_ALGO_KEYS)))
+
+
+def parse_value(key: str, value: Any) -> Any:
+    """
+    Resolve the two strings a file may hold: rl-zoo's ``"lin_<start>"`` (an SB3 linear schedule from ``start`` to 0)
+    and ``batch_size = "full"`` (one minibatch holding the whole rollout, which TOML cannot write as None).
+
+    :param key: the argument name, for the error message
+    :param value: the value from the file
+    :return: a schedule, None for a full batch, or ``value`` unchanged when it is not a string
+    """
+    if not isinstance(value, str):
+        return value
+    if key == "batch_size" and value == "full":
+        return None
+    match = re.fullmatch(r"lin_([0-9.]+(?:[eE][-+]?[0-9]+)?)", value)
+    if key not in SCHEDULE_KEYS or match is None:
+        raise ValueError(
+            f"`{key}` = {value!r}: strings are only allowed as 'lin_<start>' schedules for {SCHEDULE_KEYS}"
+            " and as batch_size = 'full'"
+        )
+    return LinearSchedule(float(match.group(1)), 0.0, 1.0)
+
+
+def parse_policy_kwargs(value: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    Resolve ``activation_fn`` names to torch modules; the rest passes through.
+
+    :param value: policy_kwargs from the file
+    :return: policy_kwargs for SB3
+    """
+    kwargs = dict(value)
+    if "activation_fn" in kwargs:
+        name = kwargs["activation_fn"]
+        if name not in ACTIVATIONS:
+            raise ValueError(f"`policy_kwargs.activation_fn` = {name!r}: allowed values are {sorted(ACTIVATIONS)}")
+        kwargs["activation_fn"] = ACTIVATIONS[name]
+    return kwargs
+
+
+def algo_kwargs(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    Turn hyperparameters as written in a file into keyword arguments of a variant class.
+
+    :param hyperparameters: argument name -> value from the file
+    :return: keyword arguments with schedules and policy_kwargs resolved
+    """
+    kwargs = {key: parse_value(key, value) for key, value in hyperparameters.items() if key != "policy_kwargs"}
+    if "policy_kwargs" in hyperparameters:
+        kwargs["policy_kwargs"] = parse_policy_kwargs(hyperparameters["policy_kwargs"])
+    return kwargs
+
+
+def _fail(path: Path, where: str, message: str) -> SpecError:
+    return SpecError(f"{path}: {where}: {message}")
+
+
+def _check_keys(path: Path, where: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = get_close_matches(key, allowed, n=1)
+            raise _fail(
+                path, where, f"unknown key {key!r}{f' (did you mean {hint[0]!r}?)' if hint else ''}; allowed: {allowed}"
+            )
+
+
+def _require(path: Path, where: str, table: Mapping[str, Any], key: str, kind: type, positive: bool = True) -> Any:
+    if key not in table:
+        raise _fail(path, where, f"missing key {key!r}")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, kind) or (positive and value <= 0):
+        raise _fail(path, where, f"{key!r} must be a {'positive ' if positive else ''}{kind.__name__}, got {value!r}")
+    return value
+
+
+def _parse_normalize(path: Path, where: str, value: Any) -> Mapping[str, Any] | None:
+    if value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        _check_keys(path, f"{where}.normalize", value, NORMALIZE_KEYS)
+        return value
+    raise _fail(path, where, f"'normalize' must be true, false or a table with keys {NORMALIZE_KEYS}, got {value!r}")
+
+
+def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
+    where = f"[envs.{env_id}]"
+    module, _, registered_id = env_id.rpartition(":")
+    if module:
+        # gymnasium's "package.module:EnvId" form: importing the module registers its environments
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise _fail(path, where, f"cannot import {module!r} to register {registered_id!r}: {error}") from error
+    if registered_id not in gym.envs.registry:
+        hint = get_close_matches(env_id, list(gym.envs.registry), n=3)
+        raise _fail(path, where, f"unknown gymnasium env id {env_id!r}; close registered ids: {hint or 'none'}")
+    if not isinstance(table, dict):
+        raise _fail(path, where, "must be a table")
+    hyperparameters = {key: value for key, value in table.items() if key not in RUN_KEYS}
+    return EnvSpec(
+        env_id=env_id,
+        total_timesteps=_require(path, where, table, "total_timesteps", int),
+        n_envs=_require(path, where, {"n_envs": 1, **table}, "n_envs", int),
+        policy=_require(path, where, {"policy": "MlpPolicy", **table}, "policy", str, positive=False),
+        normalize=_parse_normalize(path, where, table.get("normalize", False)),
+        hyperparameters=hyperparameters,
+    )
+
+
+def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
+    where = f"[variants.{name}]"
+    if not isinstance(table, dict):
+        raise _fail(path, where, "must be a table")
+    algo = table.get("algo", name)
+    if algo not in VARIANTS:
+        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {sorted(VARIANTS)}")
+    return VariantSpec(name=name, algo=algo, overrides={key: value for key, value in table.items() if key != "algo"})
+
+
+def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv) -> None:
+    """Construct the (env, variant) model without building its networks: the class validates every argument."""
+    where = f"[envs.{env.env_id}] with [variants.{variant.name}]"
+    hyperparameters = {**env.hyperparameters, **variant.overrides}
+    _check_keys(path, where, hyperparameters, algo_arguments(variant.algo))
+    try:
+        get_variant(variant.algo)(env.policy, vec_env, _init_setup_model=False, **algo_kwargs(hyperparameters))
+    except (TypeError, ValueError) as error:
+        raise _fail(path, where, str(error)) from error
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """
+    Read and validate an experiment file.
+
+    :param path: the TOML file
+    :return: the experiment
+    :raises SpecError: naming the file, the key and the allowed values
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SpecError(f"{path}: {error}") from error
+    _check_keys(path, "top level", data, ("experiment", "envs", "variants"))
+    meta = data.get("experiment", {})
+    _check_keys(path, "[experiment]", meta, EXPERIMENT_KEYS)
+    seeds = meta.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise _fail(path, "[experiment]", f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise _fail(path, "[experiment]", f"'seeds' has duplicates: {seeds!r}")
+    for section in ("envs", "variants"):
+        if not isinstance(data.get(section), dict) or not data[section]:
+            raise _fail(path, f"[{section}]", "at least one entry is required")
+    experiment = Experiment(
+        name=_require(path, "[experiment]", {"name": path.stem, **meta}, "name", str, positive=False),
+        path=path,
+        seeds=tuple(seeds),
+        envs=tuple(_parse_env(path, env_id, table) for env_id, table in data["envs"].items()),
+        variants=tuple(_parse_variant(path, name, table) for name, table in data["variants"].items()),
+        eval_freq=_require(path, "[experiment]", meta, "eval_freq", int),
+        eval_episodes=_require(path, "[experiment]", meta, "eval_episodes", int),
+    )
+    for env in experiment.envs:
+        vec_env = make_vec_env(env.env_id, n_envs=env.n_envs)
+        for variant in experiment.variants:
+            _check_run(path, env, variant, vec_env)
+        vec_env.close()
+    return experiment
