@@ -214,8 +214,10 @@ class VariantPPO(PPO):
         :return: the copy, in evaluation mode as during rollout collection
         """
         if self._old_policy is None:
-            self._old_policy = copy.deepcopy(self.policy)
-            self._old_policy.optimizer = None
+            # Neither the optimizer nor the action distribution's last state is copied: gSDE's exploration matrices
+            # carry an autograd graph, which deepcopy refuses, and the copy sets its own distribution when evaluated
+            memo = {id(self.policy.optimizer): None, id(self.policy.action_dist): copy.copy(self.policy.action_dist)}
+            self._old_policy = copy.deepcopy(self.policy, memo)
         else:
             self._old_policy.load_state_dict(self.policy.state_dict())
         self._old_policy.set_training_mode(False)
