@@ -10,7 +10,7 @@ import copy
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
@@ -18,10 +18,12 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
+
+SelfVariantPPO = TypeVar("SelfVariantPPO", bound="VariantPPO")
 
 
 @dataclass
@@ -233,6 +235,27 @@ class VariantPPO(PPO):
         for name, param in self.policy.named_parameters():
             if not th.isfinite(param).all():
                 raise DivergenceError(self.variant_name, self.n_policy_updates, f"parameters ({name})", float("nan"))
+
+    def learn(
+        self: SelfVariantPPO,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 1,
+        tb_log_name: str = "PPO",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfVariantPPO:
+        # Parameters can stay finite while the policy's outputs do not (logits of 1e30 - 1e30): torch's distributions
+        # then refuse them, in a rollout or within an update, which is the policy diverging, not a bug.
+        try:
+            return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+        except ValueError as error:
+            if "Expected parameter" not in str(error):
+                raise
+            # The policy is in training mode only inside train(), i.e. during update n_policy_updates + 1
+            update = self.n_policy_updates + int(self.policy.training)
+            statistic = f"action distribution ({str(error).splitlines()[0]})"
+            raise DivergenceError(self.variant_name, update, statistic, float("nan")) from error
 
     def train(self) -> None:
         """

@@ -10,8 +10,6 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 
-import torch as th
-
 from sb3_ppo_variants.runner.run import Record, RunConfig, run_one
 
 BACKENDS = ("local", "ray")
@@ -24,24 +22,14 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _init_worker() -> None:
-    # One thread per worker: workers do not oversubscribe the cores, and a run gives the same numbers in any backend
-    th.set_num_threads(1)
-
-
 def _run_serial(configs: list[RunConfig]) -> Iterator[Record]:
-    threads = th.get_num_threads()
-    _init_worker()
-    try:
-        for config in configs:
-            yield run_one(config)
-    finally:
-        th.set_num_threads(threads)
+    for config in configs:
+        yield run_one(config)
 
 
 def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
     # spawn, not fork: forking a process that has started torch's thread pools can deadlock
-    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     futures = {pool.submit(run_one, config): config for config in configs}
     try:
         for future in cf.as_completed(futures):
@@ -59,11 +47,6 @@ def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
             process.join()
 
 
-def _ray_run(config: RunConfig) -> Record:
-    _init_worker()
-    return run_one(config)
-
-
 def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[Record]:
     try:
         import ray
@@ -78,7 +61,7 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
             log_to_driver=False,
             configure_logging=False,
         )
-    remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run)
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_one)
     refs = {remote.remote(config): config for config in configs}
     waiting = list(refs)
     try:
@@ -101,7 +84,7 @@ def execute(
     """
     Run ``configs`` and yield each record as soon as its run finishes (not in plan order when parallel).
 
-    Every backend runs torch with one thread per run, so a run's record does not depend on the backend.
+    Every backend runs torch with one thread per run (see ``run_one``), so a run's record does not depend on it.
 
     :param configs: the runs
     :param backend: ``local`` (a process pool; ``workers=1`` runs in this process) or ``ray``

@@ -33,13 +33,13 @@ class Progress:
     Redrawn in place on a terminal, one line per finished run otherwise (logs, CI).
 
     :param configs: the runs about to execute
-    :param stream: where to write
+    :param stream: where to write (default: standard error)
     """
 
-    def __init__(self, configs: list[RunConfig], stream: TextIO = sys.stderr) -> None:
+    def __init__(self, configs: list[RunConfig], stream: TextIO | None = None) -> None:
         self.total_runs = len(configs)
         self.total_steps = sum(config.total_timesteps for config in configs)
-        self.stream = stream
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.counts: Counter[str] = Counter()
         self.steps = 0
         self.start = time.perf_counter()
@@ -78,7 +78,7 @@ def run_experiment(
     address: str | None = None,
     only: str | None = None,
     retry_failed: bool = False,
-    stream: TextIO | None = sys.stderr,
+    quiet: bool = False,
 ) -> Counter[str]:
     """
     Run an experiment, resuming: runs with a final status are skipped (failed ones are re-run with ``retry_failed``).
@@ -90,17 +90,17 @@ def run_experiment(
     :param address: Ray cluster address
     :param only: shell-style pattern on run ids
     :param retry_failed: re-run runs recorded as failed
-    :param stream: where the progress line goes; None for silence
+    :param quiet: no progress line on standard error
     :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
     """
     experiment = load_experiment(experiment_file)
     directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
     configs = plan(experiment, only)
     todo = pending(directory, configs, retry_failed)
-    if stream is not None:
+    if not quiet:
         done = len(configs) - len(todo)
-        stream.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
-    progress = Progress(todo, stream) if stream is not None else None
+        sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
+    progress = None if quiet else Progress(todo)
     counts: Counter[str] = Counter()
     with contextlib.closing(execute(todo, backend, workers, address)) as records:
         for record in records:

@@ -256,26 +256,34 @@ def run_one(config: RunConfig) -> Record:
     """
     Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``.
 
+    Torch runs on one thread meanwhile, whatever the caller's setting: parallel workers do not oversubscribe the
+    cores, and a run gives the same numbers in this process, in a process pool or on Ray.
+
     :param config: the run
     :return: its record (nothing is written to disk)
     """
     record = Record.start(config)
     start = time.perf_counter()
     recorder = None
+    envs: list[Any] = []
+    threads = th.get_num_threads()
+    th.set_num_threads(1)
     status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
     try:
-        env, eval_env = _make_envs(config)
+        envs = [*_make_envs(config)]
         model = get_variant(config.algo)(
-            config.policy, env, seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
+            config.policy, envs[0], seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
         )
-        recorder = RunRecorder(config, eval_env)
+        recorder = RunRecorder(config, envs[1])
         model.learn(config.total_timesteps, callback=recorder)
-        env.close()
-        eval_env.close()
     except DivergenceError as error:
         status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
     except Exception:
         status = {"status": "failed", "error": traceback.format_exc(limit=-8), "diverged_at_update": None}
+    finally:
+        th.set_num_threads(threads)
+        for env in envs:
+            env.close()
     if recorder is not None:
         record.eval_rows, record.train_rows = recorder.eval_rows, recorder.train_rows
     record.status = {
