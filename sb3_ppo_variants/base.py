@@ -9,6 +9,7 @@ A new objective is a subclass that implements :meth:`VariantPPO.policy_objective
 import copy
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -185,10 +186,10 @@ class VariantPPO(PPO):
         self.batch_size = batch_size
         self.n_policy_updates = 0
         self.last_update_stats: dict[str, float] = {}
-        self._old_policy: ActorCriticPolicy | None = None
+        self._rollout_distribution: Distribution | None = None
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_old_policy"]
+        return [*super()._excluded_save_params(), "_rollout_distribution"]
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """
@@ -209,21 +210,42 @@ class VariantPPO(PPO):
         :param stats: the statistics that will be logged under ``train/`` (without the prefix)
         """
 
-    def _sync_old_policy(self) -> ActorCriticPolicy:
+    def _minibatches(self) -> Iterator[tuple[np.ndarray, Any]]:
         """
-        Return a frozen copy of the policy that collected the rollout, used for its action distributions.
+        SB3's minibatches, ``rollout_buffer.get(batch_size)``, each with its indices into the flattened rollout.
 
-        :return: the copy, in evaluation mode as during rollout collection
+        :return: generator of (indices, rollout buffer samples)
         """
-        if self._old_policy is None:
-            # Neither the optimizer nor the action distribution's last state is copied: gSDE's exploration matrices
-            # carry an autograd graph, which deepcopy refuses, and the copy sets its own distribution when evaluated
-            memo = {id(self.policy.optimizer): None, id(self.policy.action_dist): copy.copy(self.policy.action_dist)}
-            self._old_policy = copy.deepcopy(self.policy, memo)
-        else:
-            self._old_policy.load_state_dict(self.policy.state_dict())
-        self._old_policy.set_training_mode(False)
-        return self._old_policy
+        buffer = self.rollout_buffer
+        get_samples = buffer._get_samples
+        drawn: list[np.ndarray] = []
+
+        def recording_get_samples(batch_inds: np.ndarray, env: Any = None) -> Any:
+            drawn.append(batch_inds)
+            return get_samples(batch_inds, env)
+
+        buffer._get_samples = recording_get_samples
+        try:
+            for rollout_data in buffer.get(self.batch_size):
+                yield drawn[-1], rollout_data
+        finally:
+            del buffer._get_samples
+
+    def _rollout_policy_distribution(self) -> Distribution:
+        """
+        The action distribution of the policy that collected the rollout, on the whole rollout in storage order.
+
+        Call before the update's first optimizer step, while the policy is still the one that collected the rollout.
+
+        :return: the distribution, without gradient
+        """
+        self.policy.set_training_mode(False)  # as during rollout collection
+        try:
+            with th.no_grad():
+                # get_distribution returns the policy's own distribution object, which its next evaluation overwrites
+                return copy.copy(self.policy.get_distribution(self._full_rollout().observations))
+        finally:
+            self.policy.set_training_mode(True)
 
     def _divergence_check(self, stats: dict[str, float]) -> None:
         # Only losses and parameters: explained_variance is NaN for constant returns and a ratio may overflow
@@ -270,7 +292,8 @@ class VariantPPO(PPO):
         # Optional: clip range for the value function
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
-        old_policy = self._sync_old_policy() if self.needs_distributions else None
+        # Set at the first minibatch, where the rollout buffer is flattened and no optimizer step has been taken yet
+        self._rollout_distribution = None
 
         entropy_losses: list[th.Tensor] = []
         pg_losses: list[th.Tensor] = []
@@ -283,7 +306,9 @@ class VariantPPO(PPO):
         for epoch in range(self.n_epochs):
             approx_kl_divs = []
             # Do a complete pass on the rollout buffer
-            for rollout_data in self.rollout_buffer.get(self.batch_size):
+            for indices, rollout_data in self._minibatches():
+                if self.needs_distributions and self._rollout_distribution is None:
+                    self._rollout_distribution = self._rollout_policy_distribution()
                 values, log_prob, entropy = self.policy.evaluate_actions(
                     rollout_data.observations, self._actions_for_policy(rollout_data.actions)
                 )
@@ -294,7 +319,10 @@ class VariantPPO(PPO):
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-                batch = self._policy_batch(rollout_data, log_prob, advantages, clip_range, old_policy)
+                old_distribution = None
+                if self._rollout_distribution is not None:
+                    old_distribution = _select(self._rollout_distribution, indices)
+                batch = self._policy_batch(rollout_data, log_prob, advantages, clip_range, old_distribution)
                 log_ratio = batch.log_ratio
                 policy_loss, stats = self.policy_objective(batch)
 
@@ -390,7 +418,7 @@ class VariantPPO(PPO):
         log_prob: th.Tensor,
         advantages: th.Tensor,
         clip_range: float,
-        old_policy: ActorCriticPolicy | None,
+        old_distribution: Distribution | None,
     ) -> PolicyBatch:
         """
         Build the objective's batch; call right after ``policy.evaluate_actions`` on the same observations.
@@ -399,16 +427,16 @@ class VariantPPO(PPO):
         :param log_prob: log π_θ(a|s) from ``evaluate_actions``
         :param advantages: the (normalised) advantages
         :param clip_range: current ``clip_range`` value
-        :param old_policy: the frozen rollout policy, when the objective needs the action distributions
+        :param old_distribution: the rollout policy's distribution on the same observations, when the objective
+            needs the action distributions
         :return: the batch
         """
         log_ratio = log_prob - rollout_data.old_log_prob
         batch = PolicyBatch(advantages, log_prob, rollout_data.old_log_prob, log_ratio, th.exp(log_ratio), clip_range)
-        if old_policy is not None:
+        if old_distribution is not None:
             # evaluate_actions leaves the current distribution, with its graph, in policy.action_dist
             batch.distribution = self.policy.action_dist
-            with th.no_grad():
-                batch.old_distribution = old_policy.get_distribution(rollout_data.observations)
+            batch.old_distribution = old_distribution
         return batch
 
     def _full_rollout(self) -> Any:
@@ -423,3 +451,27 @@ class VariantPPO(PPO):
 
 def _mean(values: list[th.Tensor]) -> float:
     return th.stack(values).double().mean().item()
+
+
+def _select(distribution: Distribution, indices: np.ndarray) -> Distribution:
+    """
+    The distribution over the samples ``indices`` of a batch of SB3's categorical, multi-categorical, Bernoulli,
+    Gaussian or gSDE action distributions.
+
+    :param distribution: a distribution over a batch of observations
+    :param indices: the samples to keep
+    :return: the distribution over those samples
+    """
+
+    def select(torch_distribution: Any) -> Any:
+        if isinstance(torch_distribution, list):
+            return [select(d) for d in torch_distribution]
+        if isinstance(torch_distribution, th.distributions.Normal):
+            return th.distributions.Normal(
+                torch_distribution.loc[indices], torch_distribution.scale[indices], validate_args=False
+            )
+        return type(torch_distribution)(logits=torch_distribution.logits[indices], validate_args=False)
+
+    selected = copy.copy(distribution)
+    selected.distribution = select(distribution.distribution)
+    return selected

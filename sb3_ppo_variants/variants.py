@@ -160,7 +160,7 @@ class KLPenaltyPPO(VariantPPO):
             self.policy.set_training_mode(False)
             rollout = self._full_rollout()
             _, log_prob, _ = self.policy.evaluate_actions(rollout.observations, self._actions_for_policy(rollout.actions))
-            batch = self._policy_batch(rollout, log_prob, rollout.advantages, stats["clip_range"], self._old_policy)
+            batch = self._policy_batch(rollout, log_prob, rollout.advantages, stats["clip_range"], self._rollout_distribution)
             rollout_kl = self._per_sample_kl(batch).mean().item()
         stats["kl_rollout"] = rollout_kl
         self.kl_beta = kl_estimators.adapt_beta(self.kl_beta, rollout_kl, self.kl_target)

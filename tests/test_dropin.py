@@ -114,6 +114,25 @@ def test_kl_old_policy_under_gsde_is_the_rollout_policy():
     assert model.last_update_stats["kl_rollout"] > 0.0
 
 
+class OldLogProbCheck(KLPenaltyPPO):
+    """Records, for every minibatch, how far the old distribution's log-probability of the actions is from the buffer's."""
+
+    def _policy_batch(self, rollout_data, log_prob, advantages, clip_range, old_distribution):
+        old_log_prob = old_distribution.log_prob(self._actions_for_policy(rollout_data.actions))
+        self.errors.append((old_log_prob - rollout_data.old_log_prob).abs().max().item())
+        return super()._policy_batch(rollout_data, log_prob, advantages, clip_range, old_distribution)
+
+
+@pytest.mark.parametrize("space", [*sorted(SPACES), "gsde"])
+def test_kl_old_distribution_is_the_rollout_policy_on_every_minibatch(space: str):
+    make_env, policy = SPACES["box"] if space == "gsde" else SPACES[space]
+    model = OldLogProbCheck(policy, make_env(), use_sde=space == "gsde", **{**TINY, "batch_size": 4, "n_epochs": 3})
+    model.errors = []
+    model.learn(32)
+    assert len(model.errors) == 2 * (3 * 4 + 1)  # 3 epochs of 4 minibatches, then the whole rollout for β
+    assert max(model.errors) < 1e-4
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_vec_normalize(name: str):
     venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
@@ -207,15 +226,14 @@ def test_save_load_round_trip(name: str, tmp_path: Path):
         assert model.kl_beta != 1.0  # β has moved: what comes back is trained state, not the default
         assert loaded.kl_beta == model.kl_beta
         assert (loaded.kl_target, loaded.kl_estimator) == (1e-3, "exact")
-    # the old-policy snapshot is rebuilt from the policy at the next update, never saved
+    # the rollout policy's distribution is recomputed at the next update, never saved
     data, _, _ = load_from_zip_file(path)
-    assert "_old_policy" not in data
-    assert loaded._old_policy is None
+    assert "_rollout_distribution" not in data
+    assert loaded._rollout_distribution is None
     loaded.set_env(make_vec_env("Pendulum-v1", n_envs=1, seed=0))
     loaded.learn(16, reset_num_timesteps=False)
     assert loaded.n_policy_updates == 5
-    if loaded.needs_distributions:
-        assert loaded._old_policy is not None and loaded._old_policy is not loaded.policy
+    assert (loaded._rollout_distribution is not None) == loaded.needs_distributions
 
 
 @pytest.mark.parametrize("name", NAMES)
