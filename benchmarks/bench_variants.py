@@ -5,10 +5,12 @@ Every class (SB3's PPO, pg, cpi, clip, kl, logclip) trains with identical settin
 hyperparameters for CartPole-v1 and Pendulum-v1 (gSDE on Pendulum). They are passed explicitly to every class,
 ``n_epochs`` and ``batch_size`` included, so pg runs PPO's epochs and minibatches here instead of its own
 defaults (one full-batch step per rollout): the comparison is of the cost of one update, not of the defaults.
-The six runs of a repetition are interleaved (PPO, pg, cpi, clip, kl, logclip, then the next repetition), each with
-one torch thread after an untimed warm-up of every class, and fps = total_timesteps / wall time of ``learn()``.
-Each variant's fps is divided by PPO's fps in the same repetition; the table prints the median of these ratios,
-so load from other processes on the machine, which drifts slowly, cancels out.
+The six runs of a repetition are interleaved (PPO, pg, cpi, clip, kl, logclip, then the next repetition, in
+reverse order every other repetition so that a drift of the machine's load within a repetition does not always
+favour the same classes), each with one torch thread after an untimed warm-up of every class, and
+fps = total_timesteps / wall time of ``learn()``. Each variant's fps is divided by PPO's fps in the same
+repetition; the table prints the median of these ratios, so load from other processes on the machine, which
+drifts slowly, cancels out.
 
 Targets: kl (exact KL: one more forward pass of the rollout policy per minibatch and one of the whole rollout
 per update) >= 0.90 x PPO, every other variant >= 0.97 x PPO.
@@ -103,8 +105,9 @@ def main() -> None:
 
     fps: dict[str, dict[str, list[float]]] = {env_id: {name: [] for name in CLASSES} for env_id in args.envs}
     for rep in range(args.reps):
+        order = list(CLASSES) if rep % 2 == 0 else list(reversed(CLASSES))
         for env_id in args.envs:
-            for name in CLASSES:
+            for name in order:
                 fps[env_id][name].append(timed_fps(name, env_id, seed=rep, timesteps=args.timesteps))
             row = "  ".join(f"{name} {fps[env_id][name][-1]:.0f}" for name in CLASSES)
             print(f"rep {rep + 1}/{args.reps} {env_id}: fps {row}", flush=True)
