@@ -94,6 +94,7 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
         ("[variants.clip]", "normalize = 'yes'", "'normalize' must be true, false or a table"),
         ("[variants.clip]", "policy_kwargs = { activation_fn = 'swish' }", "activation_fn"),
         ("[variants.clip]", "policy = 3", "'policy' must be a str, got 3"),
+        ("[variants.clip]", "policy_kwargs = { net_arh = [8] }", "unexpected keyword argument 'net_arh'"),
         ("[variants.clip]", "gamma = 'high'", "`gamma` = 'high'"),
         ("[variants.clip]", "normalize = { norm_obs = true, clip = 5 }", "unknown key 'clip'"),
     ],

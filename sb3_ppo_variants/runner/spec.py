@@ -258,14 +258,16 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
 
 
 def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv) -> None:
-    """Construct the (env, variant) model without building its networks: the class validates every argument."""
+    """Construct the (env, variant) model: the class validates every argument, SB3 builds the policy."""
     where = f"[envs.{env.env_id}] with [variants.{variant.name}]"
     hyperparameters = {**env.hyperparameters, **variant.overrides}
     _check_keys(path, where, hyperparameters, algo_arguments(variant.algo))
     try:
-        get_variant(variant.algo)(env.policy, vec_env, _init_setup_model=False, **algo_kwargs(hyperparameters))
+        get_variant(variant.algo)(env.policy, vec_env, device="cpu", **algo_kwargs(hyperparameters))
     except (TypeError, ValueError) as error:
         raise _fail(path, where, str(error)) from error
+    except Exception as error:  # e.g. policy_kwargs that only fail while SB3 builds the networks
+        raise _fail(path, where, f"building the model failed: {type(error).__name__}: {error}") from error
 
 
 def load_experiment(path: str | Path) -> Experiment:
