@@ -6,9 +6,13 @@ shared file system and an interrupted run never leaves a file behind.
 """
 
 import concurrent.futures as cf
+import contextlib
+import importlib
 import multiprocessing
 import os
 from collections.abc import Iterator
+
+import torch as th
 
 from sb3_ppo_variants.runner.run import Record, RunConfig, run_one
 
@@ -27,24 +31,52 @@ def _run_serial(configs: list[RunConfig]) -> Iterator[Record]:
         yield run_one(config)
 
 
-def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
-    # spawn, not fork: forking a process that has started torch's thread pools can deadlock
-    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    futures = {pool.submit(run_one, config): config for config in configs}
-    try:
+def _warm_up() -> None:
+    importlib.import_module("sb3_ppo_variants.runner.run")
+    # torch imports its compiler stack (about a second) the first time an optimizer is built: pay it while idle
+    th.optim.Adam([th.zeros(1, requires_grad=True)])
+
+
+class LocalPool:
+    """
+    A local process pool whose workers start at once: they import torch and SB3 and warm up (about 2 s) while the
+    driver is still validating the experiment. Closing it terminates the workers.
+
+    :param workers: number of worker processes
+    """
+
+    def __init__(self, workers: int) -> None:
+        # spawn, not fork: forking a process that has started torch's thread pools can deadlock
+        context = multiprocessing.get_context("spawn")
+        self._pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
+        for _ in range(workers):  # one task per worker makes the executor start them all now
+            self._pool.submit(int)
+
+    def run(self, configs: list[RunConfig]) -> Iterator[Record]:
+        """
+        :param configs: the runs
+        :return: their records as they finish
+        """
+        futures = {self._pool.submit(run_one, config): config for config in configs}
         for future in cf.as_completed(futures):
             try:
                 yield future.result()
             except cf.process.BrokenProcessPool as error:
                 yield Record.failed(futures[future], f"worker process died: {error}")
-    finally:
-        # Reached on completion, on Ctrl-C and when the consumer stops early: no worker outlives the driver
-        processes = list(pool._processes.values()) if pool._processes else []
-        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the workers now, finished or not (on completion, Ctrl-C, or when the consumer stops early)."""
+        processes = list(self._pool._processes.values()) if self._pool._processes else []
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         for process in processes:
             process.join()
+
+
+def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
+    with contextlib.closing(LocalPool(workers)) as pool:
+        yield from pool.run(configs)
 
 
 def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[Record]:
@@ -79,7 +111,11 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
 
 
 def execute(
-    configs: list[RunConfig], backend: str = "local", workers: int | None = None, address: str | None = None
+    configs: list[RunConfig],
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    pool: LocalPool | None = None,
 ) -> Iterator[Record]:
     """
     Run ``configs`` and yield each record as soon as its run finishes (not in plan order when parallel).
@@ -91,6 +127,7 @@ def execute(
     :param workers: parallel runs; default one per core (for Ray: the cores of the local Ray instance it starts,
         ignored with ``address``, where the cluster's CPUs decide)
     :param address: address of a running Ray cluster (``ray start --head`` prints it); None starts Ray locally
+    :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
     :return: an iterator over the records
     """
     if backend not in BACKENDS:
@@ -101,5 +138,7 @@ def execute(
         raise ValueError("address is only used by backend 'ray'")
     if backend == "ray":
         return _run_ray(configs, workers, address)
+    if pool is not None:
+        return pool.run(configs)
     workers = min(workers or default_workers(), max(len(configs), 1))
     return _run_serial(configs) if workers == 1 else _run_pool(configs, workers)

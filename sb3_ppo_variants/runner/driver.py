@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from sb3_ppo_variants.runner.backends import default_workers, execute
+from sb3_ppo_variants.runner.backends import LocalPool, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
 from sb3_ppo_variants.runner.store import pending, prepare, read_status, write_record
@@ -93,16 +93,20 @@ def run_experiment(
     :param quiet: no progress line on standard error
     :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
     """
-    experiment = load_experiment(experiment_file)
-    directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
-    configs = plan(experiment, only)
-    todo = pending(directory, configs, retry_failed)
-    if not quiet:
-        done = len(configs) - len(todo)
-        sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
-    progress = None if quiet else Progress(todo)
     counts: Counter[str] = Counter()
-    with contextlib.closing(execute(todo, backend, workers, address)) as records:
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if backend == "local" and (workers or default_workers()) > 1:
+            pool = stack.enter_context(contextlib.closing(LocalPool(workers or default_workers())))
+        experiment = load_experiment(experiment_file)
+        directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
+        configs = plan(experiment, only)
+        todo = pending(directory, configs, retry_failed)
+        if not quiet:
+            done = len(configs) - len(todo)
+            sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
+        progress = None if quiet else Progress(todo)
+        records = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool)))
         for record in records:
             write_record(directory, record)
             counts[record.status["status"]] += 1
