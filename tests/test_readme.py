@@ -26,3 +26,15 @@ def test_usage_example_runs(tmp_path, monkeypatch):
     exec(block.replace(".learn(100_000)", ".learn(64)"), namespace)
     assert (tmp_path / "logclip_cartpole.zip").exists()
     assert namespace["KL"].__name__ == "KLPenaltyPPO"
+
+
+def test_experiment_sketch_is_a_valid_experiment(tmp_path):
+    from sb3_ppo_variants.runner import load_experiment, plan
+
+    (block,) = re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    path = tmp_path / "sketch.toml"
+    path.write_text(block)
+    experiment = load_experiment(path)
+    assert [variant.name for variant in experiment.variants] == ["pg", "clip-0.1"]
+    assert experiment.variants[1].algo == "clip"
+    assert len(plan(experiment)) == 5 * 2

@@ -14,7 +14,7 @@ n_envs = 8
 learning_rate = "lin_1e-3"  # linear schedule from 1e-3 to 0, as rl-zoo writes it
 policy_kwargs = { net_arch = [64, 64], activation_fn = "tanh" }
 
-[variants.clip-0.1]       # an entry name; several entries may share one algo
+[variants."clip-0.1"]       # an entry name; several entries may share one algo
 algo = "clip"             # registry name (defaults to the entry name)
 clip_range = 0.1          # overrides the env's hyperparameters
 ```
