@@ -110,6 +110,21 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
             ray.shutdown()
 
 
+def check_backend(backend: str, workers: int | None, address: str | None) -> None:
+    """
+    :param backend: ``local`` or ``ray``
+    :param workers: None or a positive integer
+    :param address: None, or a Ray cluster address with backend ``ray``
+    :raises ValueError: naming the argument and its allowed values
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if address is not None and backend != "ray":
+        raise ValueError("address is only used by backend 'ray'")
+
+
 def execute(
     configs: list[RunConfig],
     backend: str = "local",
@@ -130,12 +145,7 @@ def execute(
     :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
     :return: an iterator over the records
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if address is not None and backend != "ray":
-        raise ValueError("address is only used by backend 'ray'")
+    check_backend(backend, workers, address)
     if backend == "ray":
         return _run_ray(configs, workers, address)
     if pool is not None:

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from sb3_ppo_variants.runner.backends import LocalPool, default_workers, execute
+from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
 from sb3_ppo_variants.runner.store import pending, prepare, read_status, write_record
@@ -93,6 +93,7 @@ def run_experiment(
     :param quiet: no progress line on standard error
     :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
     """
+    check_backend(backend, workers, address)
     counts: Counter[str] = Counter()
     with contextlib.ExitStack() as stack:
         pool = None
