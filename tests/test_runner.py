@@ -225,7 +225,15 @@ def test_ctrl_c_stops_the_workers_promptly_and_leaves_no_complete_looking_record
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
     command = [sys.executable, "-m", "sb3_ppo_variants", "run", str(path), "--out", str(out), "--workers", "2"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # A shell that starts jobs in the background makes them ignore SIGINT, and Python keeps an ignored SIGINT ignored
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not (out / "runs").is_dir() or not any((out / "runs").glob("*/status.json")):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
