@@ -5,7 +5,6 @@ Records on disk (docs/records.md): written by the driver only, every file atomic
 import csv
 import io
 import json
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,5 @@ def prepare(directory: str | Path, experiment_file: str | Path) -> Path:
             "choose another --out, or delete the directory to start over"
         )
     if not copy.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(experiment_file, directory / ".experiment.toml.tmp")
-        (directory / ".experiment.toml.tmp").replace(copy)
+        write_atomic(copy, text)
     return directory
