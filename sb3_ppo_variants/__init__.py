@@ -2,28 +2,45 @@
 The PPO objective family as drop-in Stable-Baselines3 algorithms.
 
 ``from sb3_ppo_variants import LogClipPPO`` where you wrote ``from stable_baselines3 import PPO``.
+
+The classes are imported on first use (a module-level ``__getattr__``), so ``sb3_ppo_variants.analysis`` and
+``ppo-variants report`` work on a machine that has the records but not torch.
 """
 
-from sb3_ppo_variants.base import DivergenceError, PolicyBatch, VariantPPO
-from sb3_ppo_variants.variants import CPIPPO, ClipPPO, KLPenaltyPPO, LogClipPPO, VanillaPG
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-VARIANTS: dict[str, type[VariantPPO]] = {
-    cls.variant_name: cls for cls in (VanillaPG, CPIPPO, ClipPPO, KLPenaltyPPO, LogClipPPO)
+# public name -> module that defines it
+_LAZY = {
+    "DivergenceError": "sb3_ppo_variants.base",
+    "PolicyBatch": "sb3_ppo_variants.base",
+    "VariantPPO": "sb3_ppo_variants.base",
+    "VARIANTS": "sb3_ppo_variants.variants",
+    "get_variant": "sb3_ppo_variants.variants",
+    "CPIPPO": "sb3_ppo_variants.variants",
+    "ClipPPO": "sb3_ppo_variants.variants",
+    "KLPenaltyPPO": "sb3_ppo_variants.variants",
+    "LogClipPPO": "sb3_ppo_variants.variants",
+    "VanillaPG": "sb3_ppo_variants.variants",
 }
 
+if TYPE_CHECKING:
+    from sb3_ppo_variants.base import DivergenceError, PolicyBatch, VariantPPO
+    from sb3_ppo_variants.variants import CPIPPO, VARIANTS, ClipPPO, KLPenaltyPPO, LogClipPPO, VanillaPG, get_variant
 
-def get_variant(name: str) -> type[VariantPPO]:
-    """
-    Return the variant class registered under ``name``.
 
-    :param name: one of ``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``
-    :return: the class, a subclass of ``stable_baselines3.PPO``
-    """
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}: valid names are {sorted(VARIANTS)}")
-    return VARIANTS[name]
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sb3_ppo_variants' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [

@@ -1,5 +1,6 @@
 """
-The five members of the PPO objective family, each a thin subclass of :class:`~sb3_ppo_variants.base.VariantPPO`.
+The members of the PPO objective family, each a thin subclass of :class:`~sb3_ppo_variants.base.VariantPPO`, and
+their registry (``VARIANTS``, ``get_variant``).
 """
 
 from typing import Any
@@ -164,3 +165,20 @@ class KLPenaltyPPO(VariantPPO):
             rollout_kl = self._per_sample_kl(batch).mean().item()
         stats["kl_rollout"] = rollout_kl
         self.kl_beta = kl_estimators.adapt_beta(self.kl_beta, rollout_kl, self.kl_target)
+
+
+VARIANTS: dict[str, type[VariantPPO]] = {
+    cls.variant_name: cls for cls in (VanillaPG, CPIPPO, ClipPPO, KLPenaltyPPO, LogClipPPO)
+}
+
+
+def get_variant(name: str) -> type[VariantPPO]:
+    """
+    Return the variant class registered under ``name``.
+
+    :param name: a key of ``VARIANTS``: ``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``, ...
+    :return: the class, a subclass of ``stable_baselines3.PPO``
+    """
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}: valid names are {sorted(VARIANTS)}")
+    return VARIANTS[name]
