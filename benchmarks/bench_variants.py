@@ -1,20 +1,24 @@
 """
 Training speed of each variant relative to ``stable_baselines3.PPO``, measured in the same process.
 
-Every class (SB3's PPO, pg, cpi, clip, kl, logclip) trains with identical settings, rl-zoo's tuned PPO
-hyperparameters for CartPole-v1 and Pendulum-v1 (gSDE on Pendulum). They are passed explicitly to every class,
+Every class (SB3's PPO and every registered variant) trains with identical settings: rl-zoo's tuned PPO
+hyperparameters for CartPole-v1 and Pendulum-v1 (gSDE on Pendulum), and the PPO paper's MuJoCo settings on Hopper-v5
+(experiments/ppo-paper-table1.toml: horizon 2048, 10 epochs, minibatch 64, separate 64x64 tanh networks). The
+settings are passed explicitly to every class,
 ``n_epochs`` and ``batch_size`` included, so pg runs PPO's epochs and minibatches here instead of its own
 defaults (one full-batch step per rollout): the comparison is of the cost of one update, not of the defaults.
-The six runs of a repetition are interleaved (PPO, pg, cpi, clip, kl, logclip, then the next repetition, in
+The runs of a repetition are interleaved (PPO, then each variant, then the next repetition, in
 reverse order every other repetition so that a drift of the machine's load within a repetition does not always
 favour the same classes), each with one torch thread after an untimed warm-up of every class, and
 fps = total_timesteps / wall time of ``learn()``. Each variant's fps is divided by PPO's fps in the same
 repetition; the table prints the median of these ratios, so load from other processes on the machine, which
 drifts slowly, cancels out.
 
-Targets: kl (exact KL: one more forward pass of the rollout policy per minibatch and one of the whole rollout
-per update) >= 0.90 x PPO, every other variant >= 0.97 x PPO.
-Run: ``python benchmarks/bench_variants.py [--reps 5] [--timesteps 32768]``.
+Targets: the variants that need the action distributions (exact KL: kl, klclip, trppo; one more forward pass of
+the frozen rollout policy per minibatch, and for kl and klclip one of the whole rollout per update) >= 0.90 x PPO,
+every other variant >= 0.97 x PPO.
+Run: ``python benchmarks/bench_variants.py [--reps 5] [--timesteps N] [--envs CartPole-v1 Pendulum-v1 Hopper-v5]``
+(Hopper-v5 needs the ``mujoco`` extra).
 """
 
 import argparse
@@ -29,9 +33,11 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_ppo_variants import VARIANTS
 
-# rl-zoo3's hyperparams/ppo.yml, with constant learning rate and clip range
+# rl-zoo3's hyperparams/ppo.yml, with constant learning rate and clip range; the PPO paper's Table 3 for Hopper-v5.
+# "timesteps" is the default length of one timed learn().
 SETTINGS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {
+        "timesteps": 32768,
         "n_envs": 8,
         "n_steps": 32,
         "batch_size": 256,
@@ -43,6 +49,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "clip_range": 0.2,
     },
     "Pendulum-v1": {
+        "timesteps": 32768,
         "n_envs": 4,
         "n_steps": 1024,
         "batch_size": 64,
@@ -55,9 +62,23 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "use_sde": True,
         "sde_sample_freq": 4,
     },
+    "Hopper-v5": {
+        "timesteps": 8192,
+        "n_envs": 1,
+        "n_steps": 2048,
+        "batch_size": 64,
+        "gae_lambda": 0.95,
+        "gamma": 0.99,
+        "n_epochs": 10,
+        "ent_coef": 0.0,
+        "learning_rate": 3e-4,
+        "clip_range": 0.2,
+        "policy_kwargs": {"net_arch": {"pi": [64, 64], "vf": [64, 64]}, "activation_fn": th.nn.Tanh},
+    },
 }
-CLASSES: dict[str, type[PPO]] = {"PPO": PPO, **{name: VARIANTS[name] for name in ("pg", "cpi", "clip", "kl", "logclip")}}
-TARGETS = {"pg": 0.97, "cpi": 0.97, "clip": 0.97, "kl": 0.90, "logclip": 0.97}
+CLASSES: dict[str, type[PPO]] = {"PPO": PPO, **VARIANTS}
+# exact KL (one more forward pass per minibatch) at 0.90, the others at 0.97
+TARGETS = {name: 0.90 if name in ("kl", "klclip", "trppo") else 0.97 for name in VARIANTS}
 
 
 def make_model(name: str, env_id: str, seed: int) -> PPO:
@@ -69,7 +90,7 @@ def make_model(name: str, env_id: str, seed: int) -> PPO:
     :param seed: seed of the model and its environments
     :return: the model, not yet trained
     """
-    settings = dict(SETTINGS[env_id])
+    settings = {key: value for key, value in SETTINGS[env_id].items() if key != "timesteps"}
     env = make_vec_env(env_id, n_envs=settings.pop("n_envs"), seed=seed)
     return CLASSES[name]("MlpPolicy", env, seed=seed, **settings)
 
@@ -94,7 +115,7 @@ def timed_fps(name: str, env_id: str, seed: int, timesteps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default: 5)")
-    parser.add_argument("--timesteps", type=int, default=32768, help="timesteps per training run (default: 32768)")
+    parser.add_argument("--timesteps", type=int, help="timesteps per training run (default: each env's in SETTINGS)")
     parser.add_argument("--envs", nargs="+", default=list(SETTINGS), choices=list(SETTINGS), help="environments")
     args = parser.parse_args()
     th.set_num_threads(1)
@@ -108,11 +129,12 @@ def main() -> None:
         order = list(CLASSES) if rep % 2 == 0 else list(reversed(CLASSES))
         for env_id in args.envs:
             for name in order:
-                fps[env_id][name].append(timed_fps(name, env_id, seed=rep, timesteps=args.timesteps))
+                timesteps = args.timesteps or SETTINGS[env_id]["timesteps"]
+                fps[env_id][name].append(timed_fps(name, env_id, seed=rep, timesteps=timesteps))
             row = "  ".join(f"{name} {fps[env_id][name][-1]:.0f}" for name in CLASSES)
             print(f"rep {rep + 1}/{args.reps} {env_id}: fps {row}", flush=True)
 
-    print(f"\nmedian fps ratio variant / SB3 PPO over {args.reps} interleaved repetitions, {args.timesteps} timesteps each")
+    print(f"\nmedian fps ratio variant / SB3 PPO over {args.reps} interleaved repetitions")
     print(f"{'env':<12} {'variant':<8} {'PPO fps':>8} {'fps':>8} {'ratio':>6} {'min':>6} {'max':>6} {'target':>7}  result")
     failed = False
     for env_id in args.envs:

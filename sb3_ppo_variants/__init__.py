@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
+    "ArgumentError": "sb3_ppo_variants.base",
     "DivergenceError": "sb3_ppo_variants.base",
     "PolicyBatch": "sb3_ppo_variants.base",
     "VariantPPO": "sb3_ppo_variants.base",
@@ -21,14 +22,34 @@ _LAZY = {
     "get_variant": "sb3_ppo_variants.variants",
     "CPIPPO": "sb3_ppo_variants.variants",
     "ClipPPO": "sb3_ppo_variants.variants",
+    "DualClipPPO": "sb3_ppo_variants.variants",
+    "ESPO": "sb3_ppo_variants.variants",
+    "KLClipPPO": "sb3_ppo_variants.variants",
     "KLPenaltyPPO": "sb3_ppo_variants.variants",
     "LogClipPPO": "sb3_ppo_variants.variants",
+    "RollbackPPO": "sb3_ppo_variants.variants",
+    "SPO": "sb3_ppo_variants.variants",
+    "TRPPO": "sb3_ppo_variants.variants",
     "VanillaPG": "sb3_ppo_variants.variants",
 }
 
 if TYPE_CHECKING:
-    from sb3_ppo_variants.base import DivergenceError, PolicyBatch, VariantPPO
-    from sb3_ppo_variants.variants import CPIPPO, VARIANTS, ClipPPO, KLPenaltyPPO, LogClipPPO, VanillaPG, get_variant
+    from sb3_ppo_variants.base import ArgumentError, DivergenceError, PolicyBatch, VariantPPO
+    from sb3_ppo_variants.variants import (
+        CPIPPO,
+        ESPO,
+        SPO,
+        TRPPO,
+        VARIANTS,
+        ClipPPO,
+        DualClipPPO,
+        KLClipPPO,
+        KLPenaltyPPO,
+        LogClipPPO,
+        RollbackPPO,
+        VanillaPG,
+        get_variant,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -45,12 +66,19 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "CPIPPO",
+    "ESPO",
+    "SPO",
+    "TRPPO",
     "VARIANTS",
+    "ArgumentError",
     "ClipPPO",
     "DivergenceError",
+    "DualClipPPO",
+    "KLClipPPO",
     "KLPenaltyPPO",
     "LogClipPPO",
     "PolicyBatch",
+    "RollbackPPO",
     "VanillaPG",
     "VariantPPO",
     "get_variant",

@@ -3,13 +3,12 @@
 
 Everything that is not the policy objective (value loss and ``clip_range_vf``, entropy bonus, ``max_grad_norm``,
 early stopping on ``target_kl``, schedules, gSDE, logging) is SB3's ``PPO.train``, operation for operation.
-A new objective is a subclass that implements :meth:`VariantPPO.policy_objective`.
+A new objective is a subclass that implements :meth:`VariantPPO.policy_objective`; a rule that ends an update
+early overrides :meth:`VariantPPO.early_stop`.
 """
 
-import copy
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -33,6 +32,7 @@ class PolicyBatch:
     What every policy objective needs for one minibatch, computed once by the shared train loop.
 
     :param advantages: advantage estimates Â, normalised as SB3 does when ``normalize_advantage=True``
+    :param actions: the rollout's actions, in the form the policy evaluates them
     :param log_prob: log π_θ(a|s) under the current policy (differentiable)
     :param old_log_prob: log π_θold(a|s), recorded when the rollout was collected
     :param log_ratio: log r = log_prob - old_log_prob (differentiable)
@@ -45,6 +45,7 @@ class PolicyBatch:
     """
 
     advantages: th.Tensor
+    actions: th.Tensor
     log_prob: th.Tensor
     old_log_prob: th.Tensor
     log_ratio: th.Tensor
@@ -72,6 +73,15 @@ class DivergenceError(RuntimeError):
         super().__init__(f"{variant} diverged at policy update {update}: {statistic} is not finite ({value})")
 
 
+class ArgumentError(ValueError, AssertionError):
+    """
+    An argument of a variant has a value it does not accept; the message names the argument and the allowed values.
+
+    Both a ``ValueError`` and an ``AssertionError``: code written against SB3, whose ``PPO`` rejects some values with
+    ``assert`` (e.g. ``clip_range_vf <= 0``), keeps catching it.
+    """
+
+
 def check_number(
     name: str,
     value: Any,
@@ -83,7 +93,7 @@ def check_number(
     schedule: bool = False,
 ) -> None:
     """
-    Raise ``ValueError``/``TypeError`` naming ``name`` unless ``value`` is an allowed number.
+    Raise ``ArgumentError``/``TypeError`` naming ``name`` unless ``value`` is an allowed number.
 
     :param name: the argument's name, used in the message
     :param value: the value to check
@@ -104,11 +114,23 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, allowed_types):
         raise TypeError(f"`{name}` must be {kind}{extras}, got {value!r} of type {type(value).__name__}")
     if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be finite, got {value!r}")
+        raise ArgumentError(f"`{name}` must be finite, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"`{name}` must be {'>' if low_open else '>='} {low}{extras}, got {value!r}")
+        raise ArgumentError(f"`{name}` must be {'>' if low_open else '>='} {low}{extras}, got {value!r}")
     if high is not None and value > high:
-        raise ValueError(f"`{name}` must be <= {high}, got {value!r}")
+        raise ArgumentError(f"`{name}` must be <= {high}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """
+    Raise ``ArgumentError`` naming ``name`` and the allowed values unless ``value`` is one of them.
+
+    :param name: the argument's name, used in the message
+    :param value: the value to check
+    :param allowed: the allowed values
+    """
+    if value not in allowed:
+        raise ArgumentError(f"`{name}` must be one of {allowed}, got {value!r}")
 
 
 class VariantPPO(PPO):
@@ -116,11 +138,14 @@ class VariantPPO(PPO):
     SB3's PPO with the policy objective as a hook; the base class of every variant.
 
     Takes exactly the arguments of :class:`stable_baselines3.PPO` (see its documentation), validated at
-    construction with ``ValueError``/``TypeError`` naming the argument, and one extension:
+    construction with ``ArgumentError`` (a ``ValueError``) or ``TypeError`` naming the argument, and one extension:
 
     :param batch_size: minibatch size, or None for the whole rollout (``n_steps * n_envs``) in one minibatch
 
-    Subclasses implement :meth:`policy_objective` and may override :meth:`_on_update_end`. After every policy update,
+    Subclasses implement :meth:`policy_objective` and may override :meth:`early_stop` (end an update before a
+    minibatch's gradient step) and :meth:`_on_update_end` (after all epochs). Objectives that compare action
+    distributions set ``needs_distributions = True``: each minibatch then carries the current distribution and
+    that of ``rollout_policy``, a frozen copy of the policy that collected the rollout. After every policy update,
     ``last_update_stats`` holds what was logged under ``train/`` (without the prefix) and ``n_policy_updates``
     counts the updates (calls to ``train()``).
     """
@@ -161,9 +186,10 @@ class VariantPPO(PPO):
         check_number("target_kl", target_kl, low=0, optional=True)
         n_envs = env.num_envs if isinstance(env, VecEnv) else 1
         if normalize_advantage and n_steps * n_envs < 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"`n_steps * n_envs` must be >= 2 when `normalize_advantage=True`, got n_steps={n_steps}, n_envs={n_envs}"
             )
+        self.rollout_policy: ActorCriticPolicy | None = None
         super().__init__(
             policy,
             env,
@@ -186,10 +212,20 @@ class VariantPPO(PPO):
         self.batch_size = batch_size
         self.n_policy_updates = 0
         self.last_update_stats: dict[str, float] = {}
-        self._rollout_distribution: Distribution | None = None
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self.rollout_policy = None
+        if self.needs_distributions:
+            # Its initial weights are overwritten before use: keep the seeded random stream the same as PPO's
+            with th.random.fork_rng(devices=[]):
+                rollout_policy = self.policy_class(
+                    self.observation_space, self.action_space, self.lr_schedule, use_sde=self.use_sde, **self.policy_kwargs
+                )
+            self.rollout_policy = rollout_policy.to(self.device).requires_grad_(False)
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_rollout_distribution"]
+        return [*super()._excluded_save_params(), "rollout_policy"]
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         """
@@ -203,49 +239,84 @@ class VariantPPO(PPO):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement policy_objective(batch)")
 
-    def _on_update_end(self, stats: dict[str, float]) -> None:
+    def early_stop(self, batch: PolicyBatch, approx_kl: np.ndarray) -> str | None:
+        """
+        Whether to end the policy update before this minibatch's gradient step; by default SB3's ``target_kl`` rule.
+
+        Called for every minibatch, after the objective and before the optimizer step. Where and why an update stopped
+        is logged as ``train/stop_epoch``, ``train/stop_minibatch`` and ``train/early_stop``.
+
+        :param batch: the minibatch
+        :param approx_kl: the k3 estimate of KL(π_old || π) on the minibatch, as SB3 computes it (a 0-d float32 array)
+        :return: the reason to stop, printed with ``verbose >= 1``, or None to go on
+        """
+        if self.target_kl is not None and approx_kl > 1.5 * self.target_kl:
+            return f"reaching max kl: {approx_kl:.2f}"
+        return None
+
+    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
         """
         Called once per policy update, after all epochs, with the update's statistics; may add entries to ``stats``.
 
         :param stats: the statistics that will be logged under ``train/`` (without the prefix)
+        :param clip_range: the update's value of the ``clip_range`` schedule
         """
 
-    def _minibatches(self) -> Iterator[tuple[np.ndarray, Any]]:
+    def _evaluate_actions(
+        self, observations: Any, actions: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None, Distribution | None]:
         """
-        SB3's minibatches, ``rollout_buffer.get(batch_size)``, each with its indices into the flattened rollout.
+        ``policy.evaluate_actions``, and, for objectives that need it, the action distribution itself.
 
-        :return: generator of (indices, rollout buffer samples)
+        :param observations: a batch of observations
+        :param actions: the actions, in the form the policy evaluates them
+        :return: (values, log_prob, entropy, distribution); distribution is None unless ``needs_distributions``
         """
-        buffer = self.rollout_buffer
-        get_samples = buffer._get_samples
-        drawn: list[np.ndarray] = []
+        if not self.needs_distributions:
+            return *self.policy.evaluate_actions(observations, actions), None
+        distribution = self.policy.get_distribution(observations)
+        return self.policy.predict_values(observations), distribution.log_prob(actions), distribution.entropy(), distribution
 
-        def recording_get_samples(batch_inds: np.ndarray, env: Any = None) -> Any:
-            drawn.append(batch_inds)
-            return get_samples(batch_inds, env)
-
-        buffer._get_samples = recording_get_samples
-        try:
-            for rollout_data in buffer.get(self.batch_size):
-                yield drawn[-1], rollout_data
-        finally:
-            del buffer._get_samples
-
-    def _rollout_policy_distribution(self) -> Distribution:
+    def _policy_batch(
+        self,
+        observations: Any,
+        actions: th.Tensor,
+        log_prob: th.Tensor,
+        old_log_prob: th.Tensor,
+        advantages: th.Tensor,
+        clip_range: float,
+        distribution: Distribution | None,
+    ) -> PolicyBatch:
         """
-        The action distribution of the policy that collected the rollout, on the whole rollout in storage order.
+        Build the objective's batch; with ``needs_distributions``, the rollout policy's distribution on the same samples.
 
-        Call before the update's first optimizer step, while the policy is still the one that collected the rollout.
-
-        :return: the distribution, without gradient
+        :param observations: the minibatch's observations
+        :param actions: its actions, in the form the policy evaluates them
+        :param log_prob: log π_θ(a|s) under the current policy
+        :param old_log_prob: log π_θold(a|s) from the rollout
+        :param advantages: the (normalised) advantages
+        :param clip_range: current ``clip_range`` value
+        :param distribution: the current action distribution, when ``needs_distributions``
+        :return: the batch
         """
-        self.policy.set_training_mode(False)  # as during rollout collection
-        try:
+        log_ratio = log_prob - old_log_prob
+        batch = PolicyBatch(advantages, actions, log_prob, old_log_prob, log_ratio, th.exp(log_ratio), clip_range)
+        if self.needs_distributions:
             with th.no_grad():
-                # get_distribution returns the policy's own distribution object, which its next evaluation overwrites
-                return copy.copy(self.policy.get_distribution(self._full_rollout().observations))
-        finally:
-            self.policy.set_training_mode(True)
+                batch.old_distribution = self.rollout_policy.get_distribution(observations)
+            batch.distribution = distribution
+        return batch
+
+    def _total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
+        """
+        The loss of one gradient step: SB3's ``policy_loss + ent_coef * entropy_loss + vf_coef * value_loss``.
+
+        :param policy_loss: the objective's loss
+        :param entropy_loss: minus the mean entropy
+        :param value_loss: the value function's loss
+        :return: the loss to minimise
+        """
+        return policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
 
     def _divergence_check(self, stats: dict[str, float]) -> None:
         # Only losses and parameters: explained_variance is NaN for constant returns and a ratio may overflow
@@ -290,28 +361,29 @@ class VariantPPO(PPO):
         # Compute current clip range
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
         # Optional: clip range for the value function
+        clip_range_vf = None
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
-        # Set at the first minibatch, where the rollout buffer is flattened and no optimizer step has been taken yet
-        self._rollout_distribution = None
+        # Freeze the policy that collected the rollout, for objectives that compare action distributions
+        if self.rollout_policy is not None:
+            self.rollout_policy.load_state_dict(self.policy.state_dict())
 
         entropy_losses: list[th.Tensor] = []
         pg_losses: list[th.Tensor] = []
         value_losses: list[th.Tensor] = []
         log_ratios: list[th.Tensor] = []
         objective_stats: dict[str, list[th.Tensor]] = defaultdict(list)
+        stopped_at: tuple[int, int] | None = None
 
         continue_training = True
         # train for n_epochs epochs
         for epoch in range(self.n_epochs):
             approx_kl_divs = []
             # Do a complete pass on the rollout buffer
-            for indices, rollout_data in self._minibatches():
-                if self.needs_distributions and self._rollout_distribution is None:
-                    self._rollout_distribution = self._rollout_policy_distribution()
-                values, log_prob, entropy = self.policy.evaluate_actions(
-                    rollout_data.observations, self._actions_for_policy(rollout_data.actions)
-                )
+            for minibatch, rollout_data in enumerate(self.rollout_buffer.get(self.batch_size)):
+                actions = self._actions_for_policy(rollout_data.actions)
+
+                values, log_prob, entropy, distribution = self._evaluate_actions(rollout_data.observations, actions)
                 values = values.flatten()
                 # Normalize advantage
                 advantages = rollout_data.advantages
@@ -319,13 +391,19 @@ class VariantPPO(PPO):
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-                old_distribution = None
-                if self._rollout_distribution is not None:
-                    old_distribution = _select(self._rollout_distribution, indices)
-                batch = self._policy_batch(rollout_data, log_prob, advantages, clip_range, old_distribution)
-                log_ratio = batch.log_ratio
+                # The policy objective: the hook
+                batch = self._policy_batch(
+                    rollout_data.observations,
+                    actions,
+                    log_prob,
+                    rollout_data.old_log_prob,
+                    advantages,
+                    clip_range,
+                    distribution,
+                )
                 policy_loss, stats = self.policy_objective(batch)
 
+                # Logging
                 pg_losses.append(policy_loss.detach())
                 for name, value in stats.items():
                     objective_stats[name].append(value.detach())
@@ -351,18 +429,21 @@ class VariantPPO(PPO):
                     entropy_loss = -th.mean(entropy)
                 entropy_losses.append(entropy_loss.detach())
 
-                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                loss = self._total_loss(policy_loss, entropy_loss, value_loss)
 
                 # approx_kl is the k3 estimator of KL(π_old || π), as in SB3 (used for early stopping on target_kl)
                 with th.no_grad():
-                    detached_log_ratio = log_ratio.detach()
-                    log_ratios.append(detached_log_ratio)
-                    approx_kl_divs.append(th.mean((th.exp(detached_log_ratio) - 1) - detached_log_ratio))
+                    log_ratio = batch.log_ratio.detach()
+                    log_ratios.append(log_ratio)
+                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
+                    approx_kl_divs.append(approx_kl_div)
 
-                if self.target_kl is not None and approx_kl_divs[-1].item() > 1.5 * self.target_kl:
+                stop_reason = self.early_stop(batch, approx_kl_div)
+                if stop_reason is not None:
                     continue_training = False
+                    stopped_at = (epoch, minibatch)
                     if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to reaching max kl: {approx_kl_divs[-1].item():.2f}")
+                        print(f"Early stopping at step {epoch} due to {stop_reason}")
                     break
 
                 # Optimization step
@@ -377,13 +458,54 @@ class VariantPPO(PPO):
                 break
 
         self.n_policy_updates += 1
+        stats = self._update_statistics(
+            entropy_losses, pg_losses, value_losses, approx_kl_divs, log_ratios, objective_stats, loss, stopped_at, minibatch
+        )
+        stats["clip_range"] = float(clip_range)
+        if clip_range_vf is not None:
+            stats["clip_range_vf"] = float(clip_range_vf)
+        self._on_update_end(stats, float(clip_range))
+        self._divergence_check(stats)
+
+        for name, value in stats.items():
+            self.logger.record(f"train/{name}", value)
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.last_update_stats = stats
+
+    def _update_statistics(
+        self,
+        entropy_losses: list[th.Tensor],
+        pg_losses: list[th.Tensor],
+        value_losses: list[th.Tensor],
+        approx_kl_divs: list[np.ndarray],
+        log_ratios: list[th.Tensor],
+        objective_stats: dict[str, list[th.Tensor]],
+        loss: th.Tensor,
+        stopped_at: tuple[int, int] | None,
+        last_minibatch: int,
+    ) -> dict[str, float]:
+        """
+        The statistics of one policy update: SB3's ``train/`` values, the ratio's range and the objective's own.
+
+        :param entropy_losses: per minibatch
+        :param pg_losses: the objective's loss per minibatch
+        :param value_losses: per minibatch
+        :param approx_kl_divs: k3 KL estimates of the last epoch's minibatches (SB3 logs their mean)
+        :param log_ratios: log r of every minibatch
+        :param objective_stats: the statistics returned by ``policy_objective``, per minibatch
+        :param loss: the last minibatch's total loss
+        :param stopped_at: (epoch, minibatch), 0-based, where ``early_stop`` ended the update, or None
+        :param last_minibatch: 0-based index of the last minibatch of the last epoch run
+        :return: name -> value
+        """
         all_log_ratios = th.cat(log_ratios)
         policy_loss_mean = _mean(pg_losses)
+        stop_epoch, stop_minibatch = stopped_at if stopped_at is not None else (self.n_epochs - 1, last_minibatch)
         stats = {
             "entropy_loss": _mean(entropy_losses),
             "policy_gradient_loss": policy_loss_mean,
             "value_loss": _mean(value_losses),
-            "approx_kl": _mean(approx_kl_divs),
+            "approx_kl": float(np.mean(np.array(approx_kl_divs, dtype=np.float64))),
             "clip_fraction": 0.0,
             "loss": loss.item(),
             "explained_variance": float(
@@ -393,85 +515,51 @@ class VariantPPO(PPO):
             "ratio_max": all_log_ratios.max().double().exp().item(),
             "ratio_min": all_log_ratios.min().double().exp().item(),
             "log_ratio_abs_mean": all_log_ratios.abs().mean().item(),
+            "early_stop": float(stopped_at is not None),
+            "stop_epoch": float(stop_epoch + 1),
+            "stop_minibatch": float(stop_minibatch + 1),
         }
         stats.update({name: _mean(values) for name, values in objective_stats.items()})
         if hasattr(self.policy, "log_std"):
             stats["std"] = th.exp(self.policy.log_std).mean().item()
-        stats["clip_range"] = float(clip_range)
-        if self.clip_range_vf is not None:
-            stats["clip_range_vf"] = float(clip_range_vf)
-        self._divergence_check(stats)
-        self._on_update_end(stats)
-
-        for name, value in stats.items():
-            self.logger.record(f"train/{name}", value)
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.last_update_stats = stats
+        return stats
 
     def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
         # The rollout buffer stores discrete actions as floats
         return actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else actions
 
-    def _policy_batch(
-        self,
-        rollout_data: Any,
-        log_prob: th.Tensor,
-        advantages: th.Tensor,
-        clip_range: float,
-        old_distribution: Distribution | None,
-    ) -> PolicyBatch:
+    def _rollout_tensors(self) -> tuple[Any, th.Tensor]:
         """
-        Build the objective's batch; call right after ``policy.evaluate_actions`` on the same observations.
+        The whole rollout's observations and actions, in storage order, from the buffer's public arrays.
 
-        :param rollout_data: rollout buffer samples
-        :param log_prob: log π_θ(a|s) from ``evaluate_actions``
-        :param advantages: the (normalised) advantages
-        :param clip_range: current ``clip_range`` value
-        :param old_distribution: the rollout policy's distribution on the same observations, when the objective
-            needs the action distributions
-        :return: the batch
-        """
-        log_ratio = log_prob - rollout_data.old_log_prob
-        batch = PolicyBatch(advantages, log_prob, rollout_data.old_log_prob, log_ratio, th.exp(log_ratio), clip_range)
-        if old_distribution is not None:
-            # evaluate_actions leaves the current distribution, with its graph, in policy.action_dist
-            batch.distribution = self.policy.action_dist
-            batch.old_distribution = old_distribution
-        return batch
+        Call after the update's first ``rollout_buffer.get``, which flattens the arrays to one sample per row.
 
-    def _full_rollout(self) -> Any:
-        """
-        The whole rollout buffer as one batch, in storage order, without drawing from the random number generator.
-
-        :return: the rollout buffer samples
+        :return: (observations, actions in the form the policy evaluates them)
         """
         buffer = self.rollout_buffer
-        return buffer._get_samples(np.arange(buffer.buffer_size * buffer.n_envs))
+        if isinstance(buffer.observations, dict):
+            observations = {key: buffer.to_torch(value) for key, value in buffer.observations.items()}
+        else:
+            observations = buffer.to_torch(buffer.observations)
+        # as RolloutBuffer's samples: actions are stored in the action space's dtype and sampled as float32
+        return observations, self._actions_for_policy(buffer.to_torch(buffer.actions.astype(np.float32, copy=False)))
+
+    def _rollout_batch(self, clip_range: float) -> PolicyBatch:
+        """
+        The whole rollout as one batch under the current policy, without gradient, the policy in evaluation mode.
+
+        :param clip_range: the update's ``clip_range`` value
+        :return: the batch (advantages as stored, not normalised)
+        """
+        buffer = self.rollout_buffer
+        observations, actions = self._rollout_tensors()
+        self.policy.set_training_mode(False)
+        with th.no_grad():
+            _, log_prob, _, distribution = self._evaluate_actions(observations, actions)
+            old_log_prob = buffer.to_torch(buffer.log_probs).flatten()
+            advantages = buffer.to_torch(buffer.advantages).flatten()
+            return self._policy_batch(observations, actions, log_prob, old_log_prob, advantages, clip_range, distribution)
 
 
 def _mean(values: list[th.Tensor]) -> float:
     return th.stack(values).double().mean().item()
-
-
-def _select(distribution: Distribution, indices: np.ndarray) -> Distribution:
-    """
-    The distribution over the samples ``indices`` of a batch of SB3's categorical, multi-categorical, Bernoulli,
-    Gaussian or gSDE action distributions.
-
-    :param distribution: a distribution over a batch of observations
-    :param indices: the samples to keep
-    :return: the distribution over those samples
-    """
-
-    def select(torch_distribution: Any) -> Any:
-        if isinstance(torch_distribution, list):
-            return [select(d) for d in torch_distribution]
-        if isinstance(torch_distribution, th.distributions.Normal):
-            return th.distributions.Normal(
-                torch_distribution.loc[indices], torch_distribution.scale[indices], validate_args=False
-            )
-        return type(torch_distribution)(logits=torch_distribution.logits[indices], validate_args=False)
-
-    selected = copy.copy(distribution)
-    selected.distribution = select(distribution.distribution)
-    return selected

@@ -49,14 +49,15 @@ def clipped_surrogate_loss(ratio: th.Tensor, advantages: th.Tensor, ratio_low: f
     return -th.min(policy_loss_1, policy_loss_2).mean()
 
 
-def clip_bounds(clip_range: float) -> tuple[float, float]:
+def clip_bounds(clip_range: float, clip_range_high: float | None = None) -> tuple[float, float]:
     """
-    PPO's clip bounds on r: [1 - ε, 1 + ε].
+    PPO's clip bounds on r, [1 - ε, 1 + ε]; with ``clip_range_high`` DAPO's clip-higher bounds [1 - ε, 1 + ε_high].
 
     :param clip_range: ε
+    :param clip_range_high: ε_high, or None for ε
     :return: (low, high)
     """
-    return 1 - clip_range, 1 + clip_range
+    return 1 - clip_range, 1 + (clip_range if clip_range_high is None else clip_range_high)
 
 
 def log_clip_bounds(clip_range: float) -> tuple[float, float]:
@@ -95,3 +96,109 @@ def kl_penalty_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta
     :return: minus the penalised surrogate
     """
     return -(advantages * ratio - beta * kl).mean()
+
+
+def clipped_kl_penalty_loss(
+    ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta: float, ratio_low: float, ratio_high: float
+) -> th.Tensor:
+    """
+    Clipped surrogate with a KL penalty, E[min(r Â, clip(r, low, high) Â) - β KL(π_θold || π_θ)] (RLlib's PPO loss).
+
+    :param ratio: probability ratio r
+    :param advantages: advantage estimates Â
+    :param kl: per-sample KL(π_θold || π_θ)
+    :param beta: penalty coefficient β
+    :param ratio_low: lower clip bound on r
+    :param ratio_high: upper clip bound on r
+    :return: minus the penalised clipped surrogate
+    """
+    return clipped_surrogate_loss(ratio, advantages, ratio_low, ratio_high) + beta * kl.mean()
+
+
+def dual_clip_loss(
+    ratio: th.Tensor, advantages: th.Tensor, ratio_low: float, ratio_high: float, dual_clip: float
+) -> th.Tensor:
+    """
+    Dual-clip surrogate (Ye et al. 2020, "Mastering Complex Control in MOBA Games with Deep Reinforcement Learning"):
+    for Â < 0 the clipped objective is further bounded below, max(min(r Â, clip(r, low, high) Â), c Â).
+
+    With Â < 0 and a large r, PPO's objective r Â is unbounded below; the lower bound c Â stops one sample's gradient
+    once r > c. For Â >= 0 it is the clipped surrogate.
+
+    :param ratio: probability ratio r
+    :param advantages: advantage estimates Â
+    :param ratio_low: lower clip bound on r
+    :param ratio_high: upper clip bound on r
+    :param dual_clip: c > 1
+    :return: minus the dual-clip surrogate
+    """
+    clipped = th.min(advantages * ratio, advantages * th.clamp(ratio, ratio_low, ratio_high))
+    bounded = th.max(clipped, dual_clip * advantages)
+    return -th.where(advantages < 0, bounded, clipped).mean()
+
+
+def spo_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float) -> th.Tensor:
+    """
+    Simple policy optimisation (Xie et al. 2024, "Simple Policy Optimization"): E[r Â - |Â| (r - 1)² / (2 ε)].
+
+    A quadratic penalty instead of a clip: the per-sample objective is maximised at r = 1 + ε sign(Â), the bound of
+    PPO's clip, and its gradient never vanishes, so a sample that left [1 - ε, 1 + ε] is pulled back.
+
+    At ε = 0 (the end of a schedule annealed to 0) the penalty is infinite except at r = 1: the loss is then
+    -E[Â] with a zero gradient, the limit ε -> 0 in which no sample may move.
+
+    :param ratio: probability ratio r
+    :param advantages: advantage estimates Â
+    :param clip_range: ε >= 0
+    :return: minus the SPO objective
+    """
+    if clip_range == 0:
+        return -(advantages + 0 * ratio).mean()
+    return -(ratio * advantages - advantages.abs() * (ratio - 1) ** 2 / (2 * clip_range)).mean()
+
+
+def rollback_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float, rollback_alpha: float) -> th.Tensor:
+    """
+    PPO-RB, the rollback surrogate (Wang et al. 2019, "Truly Proximal Policy Optimization"): E[min(r Â, F(r) Â)] with
+    F(r) = -α r + (1 + α)(1 + ε) for r > 1 + ε, F(r) = -α r + (1 + α)(1 - ε) for r < 1 - ε, F(r) = r otherwise.
+
+    Outside [1 - ε, 1 + ε] the objective's slope is -α Â instead of PPO's 0: the gradient pushes r back.
+
+    :param ratio: probability ratio r
+    :param advantages: advantage estimates Â
+    :param clip_range: ε
+    :param rollback_alpha: α >= 0 (α = 0 is PPO's clip)
+    :return: minus the rollback surrogate
+    """
+    high = -rollback_alpha * ratio + (1 + rollback_alpha) * (1 + clip_range)
+    low = -rollback_alpha * ratio + (1 + rollback_alpha) * (1 - clip_range)
+    rolled_back = th.where(ratio > 1 + clip_range, high, th.where(ratio < 1 - clip_range, low, ratio))
+    return -th.min(advantages * ratio, advantages * rolled_back).mean()
+
+
+def trust_region_clip_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, kl_trigger: float) -> th.Tensor:
+    """
+    TR-PPO (Wang et al. 2019, "Truly Proximal Policy Optimization"): clipping triggered by a trust region. Where the
+    per-state KL(π_old(·|s) || π_θ(·|s)) >= δ a sample's objective is min(r Â, Â), elsewhere r Â.
+
+    A triggered sample gives no gradient once it has moved in the improving direction (r Â > Â), and keeps its
+    gradient back toward r = 1 otherwise, like PPO's clip with the ratio bound replaced by a KL bound.
+
+    :param ratio: probability ratio r
+    :param advantages: advantage estimates Â
+    :param kl: per-sample exact KL(π_old(·|s) || π_θ(·|s)); the trigger does not propagate gradient through it
+    :param kl_trigger: δ
+    :return: minus the TR-PPO surrogate
+    """
+    surrogate = advantages * ratio
+    return -th.where(kl.detach() >= kl_trigger, th.min(surrogate, advantages), surrogate).mean()
+
+
+def ratio_deviation(ratio: th.Tensor) -> th.Tensor:
+    """
+    Mean absolute deviation of the ratio from 1, E[|r - 1|]: ESPO's early-stopping statistic (Sun et al. 2022).
+
+    :param ratio: probability ratio r
+    :return: scalar
+    """
+    return (ratio - 1).abs().mean()

@@ -5,20 +5,28 @@ their registry (``VARIANTS``, ``get_variant``).
 
 from typing import Any
 
+import numpy as np
 import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
-from stable_baselines3.common.utils import FloatSchedule
+from stable_baselines3.common.utils import FloatSchedule, update_learning_rate
+from torch.nn import functional as F
 
 from sb3_ppo_variants import kl as kl_estimators
-from sb3_ppo_variants.base import PolicyBatch, VariantPPO, check_number
+from sb3_ppo_variants.base import ArgumentError, PolicyBatch, VariantPPO, check_choice, check_number
 from sb3_ppo_variants.objectives import (
     clip_bounds,
     clip_fraction,
+    clipped_kl_penalty_loss,
     clipped_surrogate_loss,
     cpi_loss,
+    dual_clip_loss,
     kl_penalty_loss,
     log_clip_bounds,
     pg_loss,
+    ratio_deviation,
+    rollback_loss,
+    spo_loss,
+    trust_region_clip_loss,
 )
 
 
@@ -30,19 +38,104 @@ class VanillaPG(VariantPPO):
     (``n_epochs=1``, ``batch_size=None``). More epochs or smaller minibatches are accepted, but reusing data
     is not justified for L^PG: its gradient is the policy gradient only at the policy that collected the data.
     Reuse is what L^CPI (:class:`CPIPPO`) makes sound, through the importance ratio r.
-    Other arguments are those of :class:`stable_baselines3.PPO` (``clip_range`` only sets the logged value).
+
+    The critic: with ``value_steps=0`` (the default) the value loss is part of the joint step, as in PPO, so the value
+    function also takes one gradient step per rollout. With ``value_steps=K > 0`` the policy's step is on its own
+    loss (plus entropy), then the value function takes K full-batch gradient steps on the rollout's returns with
+    its own optimizer (``optimizer_class`` of the policy, learning rate ``value_learning_rate``, ``max_grad_norm``),
+    which moves only the value function's parameters. OpenAI Spinning Up's VPG uses 80 steps at a value learning
+    rate of 1e-3 (its ``train_v_iters`` and ``vf_lr``). Other arguments are those of :class:`stable_baselines3.PPO`
+    (``clip_range`` only sets the logged value; ``vf_coef`` applies only with ``value_steps=0``).
 
     :param n_epochs: passes over each rollout
     :param batch_size: minibatch size; None means the whole rollout (``n_steps * n_envs``)
+    :param value_steps: gradient steps of the value function per rollout after the policy's step; 0 keeps the value
+        loss in the joint step
+    :param value_learning_rate: learning rate of those steps (a number or a schedule)
     """
 
     variant_name = "pg"
 
-    def __init__(self, policy: Any, env: GymEnv | str | None, n_epochs: int = 1, batch_size: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        policy: Any,
+        env: GymEnv | str | None,
+        n_epochs: int = 1,
+        batch_size: int | None = None,
+        value_steps: int = 0,
+        value_learning_rate: float | Schedule = 1e-3,
+        **kwargs: Any,
+    ):
+        check_number("value_steps", value_steps, low=0, low_open=False, integer=True)
+        check_number("value_learning_rate", value_learning_rate, low=0, schedule=True)
+        self.value_steps = value_steps
+        self.value_learning_rate = value_learning_rate
         super().__init__(policy, env, n_epochs=n_epochs, batch_size=batch_size, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self.value_lr_schedule = FloatSchedule(self.value_learning_rate)
+        self.value_optimizer = None
+        if self.value_steps:
+            self.value_optimizer = self.policy.optimizer_class(
+                value_parameters(self.policy), lr=self.value_lr_schedule(1.0), **self.policy.optimizer_kwargs
+            )
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()
+        return [*state_dicts, "value_optimizer"] if self.value_optimizer is not None else state_dicts, variables
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         return pg_loss(batch.log_prob, batch.advantages), {}
+
+    def _total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
+        if not self.value_steps:
+            return super()._total_loss(policy_loss, entropy_loss, value_loss)
+        # the critic is fitted after the policy's step, by its own optimizer
+        return policy_loss + self.ent_coef * entropy_loss
+
+    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
+        if self.value_steps:
+            stats["value_learning_rate"] = self.value_lr_schedule(self._current_progress_remaining)
+            stats["value_loss_fitted"] = self.fit_value_function()
+
+    def fit_value_function(self) -> float:
+        """
+        Take ``value_steps`` full-batch gradient steps of the value function on the rollout's returns (TD(λ) targets).
+
+        :return: the value loss before the last step
+        """
+        buffer = self.rollout_buffer
+        observations, _ = self._rollout_tensors()
+        returns = buffer.to_torch(buffer.returns).flatten()
+        update_learning_rate(self.value_optimizer, self.value_lr_schedule(self._current_progress_remaining))
+        parameters = [p for group in self.value_optimizer.param_groups for p in group["params"]]
+        self.policy.set_training_mode(True)
+        for _ in range(self.value_steps):
+            value_loss = F.mse_loss(returns, self.policy.predict_values(observations).flatten())
+            self.value_optimizer.zero_grad()
+            value_loss.backward()
+            th.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
+            self.value_optimizer.step()
+        return value_loss.item()
+
+
+def value_parameters(policy: Any) -> list[th.nn.Parameter]:
+    """
+    The parameters that only the value function uses: ``mlp_extractor.value_net``, ``value_net`` and, when the policy
+    does not share it, ``vf_features_extractor``. A shared features extractor is left to the policy's optimizer.
+
+    :param policy: an SB3 ``ActorCriticPolicy``
+    :return: the parameters
+    """
+    if not (hasattr(policy, "mlp_extractor") and hasattr(policy.mlp_extractor, "value_net") and hasattr(policy, "value_net")):
+        raise ArgumentError(
+            f"`value_steps` > 0 needs an ActorCriticPolicy with `mlp_extractor.value_net` and `value_net`, got {type(policy)}"
+        )
+    modules = [policy.mlp_extractor.value_net, policy.value_net]
+    if not policy.share_features_extractor:
+        modules.append(policy.vf_features_extractor)
+    return [parameter for module in modules for parameter in module.parameters()]
 
 
 class CPIPPO(VariantPPO):
@@ -65,16 +158,61 @@ class ClipPPO(VariantPPO):
     """
     PPO's clipped surrogate, E[min(r Â, clip(r, 1 - ε, 1 + ε) Â)] with ε = ``clip_range``.
 
-    This is :class:`stable_baselines3.PPO`, exactly: same arguments, same defaults, and bit-identical parameters
-    after ``learn()`` with the same seed.
+    With the default ``clip_range_high=None`` this is :class:`stable_baselines3.PPO`, exactly: same arguments, same
+    defaults, and bit-identical parameters after ``learn()`` with the same seed. ``clip_range_high`` gives DAPO's
+    clip-higher (Yu et al. 2025, "DAPO: An Open-Source LLM Reinforcement Learning System at Scale"): bounds
+    [1 - ε, 1 + ε_high], a wider upper bound so that unlikely actions with Â > 0 can gain more probability per
+    update (DAPO uses ε = 0.2, ε_high = 0.28).
+
+    :param clip_range_high: ε_high >= 0 (a number or a schedule), or None for ε
     """
 
     variant_name = "clip"
 
+    def __init__(self, policy: Any, env: GymEnv | str | None, clip_range_high: float | Schedule | None = None, **kwargs: Any):
+        check_number("clip_range_high", clip_range_high, low=0, low_open=False, optional=True, schedule=True)
+        self.clip_range_high = clip_range_high
+        super().__init__(policy, env, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if self.clip_range_high is not None:
+            self.clip_range_high = FloatSchedule(self.clip_range_high)
+
+    def _clip_bounds(self, batch: PolicyBatch) -> tuple[float, float]:
+        high = None if self.clip_range_high is None else self.clip_range_high(self._current_progress_remaining)
+        return clip_bounds(batch.clip_range, high)
+
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
-        low, high = clip_bounds(batch.clip_range)
+        low, high = self._clip_bounds(batch)
         loss = clipped_surrogate_loss(batch.ratio, batch.advantages, low, high)
         return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high)}
+
+
+class DualClipPPO(ClipPPO):
+    """
+    Dual-clip PPO (Ye et al. 2020, "Mastering Complex Control in MOBA Games with Deep Reinforcement Learning"):
+    for Â < 0 the clipped surrogate is further bounded below, max(min(r Â, clip(r, 1 - ε, 1 + ε) Â), c Â).
+
+    PPO's objective with Â < 0 falls without bound as r grows (the min picks r Â); the bound c Â removes the gradient
+    of samples with r > c, whose large ratio would otherwise dominate the update. Accepts ``clip_range_high`` as
+    :class:`ClipPPO`. Tianshou's PPO implements it as ``dual_clip``.
+
+    :param dual_clip: c > 1 (the paper uses 3)
+    """
+
+    variant_name = "dualclip"
+
+    def __init__(self, policy: Any, env: GymEnv | str | None, dual_clip: float = 3.0, **kwargs: Any):
+        check_number("dual_clip", dual_clip, low=1)
+        self.dual_clip = dual_clip
+        super().__init__(policy, env, **kwargs)
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        low, high = self._clip_bounds(batch)
+        loss = dual_clip_loss(batch.ratio, batch.advantages, low, high, self.dual_clip)
+        dual_active = ((batch.advantages < 0) & (batch.ratio > self.dual_clip)).float().mean()
+        return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high), "dual_clip_fraction": dual_active}
 
 
 class LogClipPPO(VariantPPO):
@@ -92,6 +230,103 @@ class LogClipPPO(VariantPPO):
         low, high = log_clip_bounds(batch.clip_range)
         loss = clipped_surrogate_loss(batch.ratio, batch.advantages, low, high)
         return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high)}
+
+
+class SPO(VariantPPO):
+    """
+    Simple policy optimisation (Xie et al. 2024, "Simple Policy Optimization"): E[r Â - |Â| (r - 1)² / (2 ε)].
+
+    A quadratic penalty replaces the clip: each sample's objective peaks at r = 1 + ε sign(Â), PPO's bound, and keeps
+    a gradient back toward it beyond, where PPO's clip has none. ``clip_fraction`` is logged as the fraction of
+    samples outside [1 - ε, 1 + ε] for comparison with PPO; nothing is clipped. Arguments are those of
+    :class:`stable_baselines3.PPO` (``clip_range`` is ε, the paper's default 0.2).
+    """
+
+    variant_name = "spo"
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        low, high = clip_bounds(batch.clip_range)
+        loss = spo_loss(batch.ratio, batch.advantages, batch.clip_range)
+        return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high)}
+
+
+class RollbackPPO(VariantPPO):
+    """
+    PPO-RB, PPO with a rollback clip (Wang et al. 2019, "Truly Proximal Policy Optimization"): E[min(r Â, F(r) Â)],
+    F(r) = -α r + (1 + α)(1 + ε) for r > 1 + ε, -α r + (1 + α)(1 - ε) for r < 1 - ε, r otherwise.
+
+    Beyond PPO's bounds the objective's slope in r is -α Â instead of 0, so the gradient rolls the ratio back toward
+    the bound. α = 0 is PPO's clip. Arguments are those of :class:`stable_baselines3.PPO`.
+
+    :param rollback_alpha: α >= 0, the rollback slope (the paper's default 0.3)
+    """
+
+    variant_name = "rollback"
+
+    def __init__(self, policy: Any, env: GymEnv | str | None, rollback_alpha: float = 0.3, **kwargs: Any):
+        check_number("rollback_alpha", rollback_alpha, low=0, low_open=False)
+        self.rollback_alpha = rollback_alpha
+        super().__init__(policy, env, **kwargs)
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        low, high = clip_bounds(batch.clip_range)
+        loss = rollback_loss(batch.ratio, batch.advantages, batch.clip_range, self.rollback_alpha)
+        return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high)}
+
+
+class TRPPO(VariantPPO):
+    """
+    TR-PPO, PPO with a trust-region-triggered clip (Wang et al. 2019, "Truly Proximal Policy Optimization"): where the
+    per-state exact KL(π_old(·|s) || π_θ(·|s)) >= δ a sample's objective is min(r Â, Â), elsewhere r Â.
+
+    The ratio bound of PPO's clip becomes a bound on the KL of each state's action distribution, which does not
+    depend on how likely the sampled action was. ``clip_fraction`` is the fraction of triggered samples; ``kl`` the
+    mean per-state KL. Needs the action distributions (one extra forward pass of the rollout policy per minibatch).
+    Arguments are those of :class:`stable_baselines3.PPO` (``clip_range`` only sets the logged value).
+
+    :param kl_trigger: δ > 0, the per-state KL at which the clip triggers
+    """
+
+    variant_name = "trppo"
+    needs_distributions = True
+
+    def __init__(self, policy: Any, env: GymEnv | str | None, kl_trigger: float = 0.03, **kwargs: Any):
+        check_number("kl_trigger", kl_trigger, low=0)
+        self.kl_trigger = kl_trigger
+        super().__init__(policy, env, **kwargs)
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        kl = kl_estimators.exact_kl(batch.old_distribution, batch.distribution)
+        loss = trust_region_clip_loss(batch.ratio, batch.advantages, kl, self.kl_trigger)
+        return loss, {"clip_fraction": (kl >= self.kl_trigger).float().mean(), "kl": kl.mean()}
+
+
+class ESPO(CPIPPO):
+    """
+    ESPO, early-stopping policy optimisation (Sun et al. 2022, "You May Not Need Ratio Clipping in PPO"): the unclipped
+    objective E[r Â] of :class:`CPIPPO`, with the update stopped before the first minibatch whose mean ratio deviation
+    E[|r - 1|] exceeds δ. SB3's ``target_kl`` rule still applies when set. The deviation is logged as
+    ``train/ratio_deviation``, where the update stopped as ``train/stop_epoch`` and ``train/stop_minibatch``.
+
+    :param ratio_deviation: δ > 0 (the issue's and paper's default 0.25)
+    """
+
+    variant_name = "espo"
+
+    def __init__(self, policy: Any, env: GymEnv | str | None, ratio_deviation: float = 0.25, **kwargs: Any):
+        check_number("ratio_deviation", ratio_deviation, low=0)
+        self.ratio_deviation = ratio_deviation
+        super().__init__(policy, env, **kwargs)
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        loss, stats = super().policy_objective(batch)
+        return loss, {**stats, "ratio_deviation": ratio_deviation(batch.ratio.detach())}
+
+    def early_stop(self, batch: PolicyBatch, approx_kl: np.ndarray) -> str | None:
+        deviation = ratio_deviation(batch.ratio.detach()).item()
+        if deviation > self.ratio_deviation:
+            return f"ratio deviation {deviation:.3f} > {self.ratio_deviation}"
+        return super().early_stop(batch, approx_kl)
 
 
 class KLPenaltyPPO(VariantPPO):
@@ -122,8 +357,7 @@ class KLPenaltyPPO(VariantPPO):
         kl_estimator: str = "exact",
         **kwargs: Any,
     ):
-        if kl_estimator not in kl_estimators.KL_ESTIMATORS:
-            raise ValueError(f"`kl_estimator` must be one of {kl_estimators.KL_ESTIMATORS}, got {kl_estimator!r}")
+        check_choice("kl_estimator", kl_estimator, kl_estimators.KL_ESTIMATORS)
         check_number("kl_target", kl_target, low=0, optional=True)
         check_number("kl_coef", kl_coef, low=0, schedule=kl_target is None)
         self.kl_coef = kl_coef
@@ -153,22 +387,51 @@ class KLPenaltyPPO(VariantPPO):
         kl = self._per_sample_kl(batch)
         return kl_penalty_loss(batch.ratio, batch.advantages, kl, self.kl_beta), {"kl": kl.mean()}
 
-    def _on_update_end(self, stats: dict[str, float]) -> None:
+    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
         stats["kl_beta"] = self.kl_beta
         if self.kl_target is None:
             return
-        with th.no_grad():
-            self.policy.set_training_mode(False)
-            rollout = self._full_rollout()
-            _, log_prob, _ = self.policy.evaluate_actions(rollout.observations, self._actions_for_policy(rollout.actions))
-            batch = self._policy_batch(rollout, log_prob, rollout.advantages, stats["clip_range"], self._rollout_distribution)
-            rollout_kl = self._per_sample_kl(batch).mean().item()
+        rollout_kl = self._per_sample_kl(self._rollout_batch(clip_range)).mean().item()
         stats["kl_rollout"] = rollout_kl
         self.kl_beta = kl_estimators.adapt_beta(self.kl_beta, rollout_kl, self.kl_target)
 
 
+class KLClipPPO(KLPenaltyPPO):
+    """
+    PPO's clipped surrogate minus a KL penalty, E[min(r Â, clip(r, 1 - ε, 1 + ε) Â) - β KL(π_θold || π_θ)]: the loss of
+    RLlib's PPO, whose defaults are β = 0.2 adapted toward d_targ = 0.01 with the exact KL.
+
+    β, its adaptation, the estimators and ``kl_beta`` are those of :class:`KLPenaltyPPO` (the PPO paper's rule:
+    ×2 above 1.5 d_targ, ÷2 below d_targ / 1.5; RLlib's own rule is ×1.5 above 2 d_targ, ×0.5 below d_targ / 2).
+
+    :param kl_coef: β, or its initial value when adaptive
+    :param kl_target: d_targ; None for a fixed β
+    :param kl_estimator: ``"exact"``, ``"k1"`` or ``"k3"``, as :class:`KLPenaltyPPO`
+    """
+
+    variant_name = "klclip"
+
+    def __init__(
+        self,
+        policy: Any,
+        env: GymEnv | str | None,
+        kl_coef: float | Schedule = 0.2,
+        kl_target: float | None = 0.01,
+        kl_estimator: str = "exact",
+        **kwargs: Any,
+    ):
+        super().__init__(policy, env, kl_coef=kl_coef, kl_target=kl_target, kl_estimator=kl_estimator, **kwargs)
+
+    def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+        kl = self._per_sample_kl(batch)
+        low, high = clip_bounds(batch.clip_range)
+        loss = clipped_kl_penalty_loss(batch.ratio, batch.advantages, kl, self.kl_beta, low, high)
+        return loss, {"kl": kl.mean(), "clip_fraction": clip_fraction(batch.ratio, low, high)}
+
+
 VARIANTS: dict[str, type[VariantPPO]] = {
-    cls.variant_name: cls for cls in (VanillaPG, CPIPPO, ClipPPO, KLPenaltyPPO, LogClipPPO)
+    cls.variant_name: cls
+    for cls in (VanillaPG, CPIPPO, ClipPPO, KLPenaltyPPO, LogClipPPO, DualClipPPO, SPO, RollbackPPO, TRPPO, ESPO, KLClipPPO)
 }
 
 
@@ -176,9 +439,10 @@ def get_variant(name: str) -> type[VariantPPO]:
     """
     Return the variant class registered under ``name``.
 
-    :param name: a key of ``VARIANTS``: ``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``, ...
+    :param name: a key of ``VARIANTS``: ``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``, ``dualclip``, ``spo``,
+        ``rollback``, ``trppo``, ``espo``, ``klclip``
     :return: the class, a subclass of ``stable_baselines3.PPO``
     """
     if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}: valid names are {sorted(VARIANTS)}")
+        raise ArgumentError(f"unknown variant {name!r}: valid names are {sorted(VARIANTS)}")
     return VARIANTS[name]

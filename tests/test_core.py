@@ -5,16 +5,31 @@ import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_ppo_variants import CPIPPO, VARIANTS, ClipPPO, DivergenceError, KLPenaltyPPO, get_variant
+from sb3_ppo_variants import (
+    CPIPPO,
+    ESPO,
+    TRPPO,
+    VARIANTS,
+    ArgumentError,
+    ClipPPO,
+    DivergenceError,
+    DualClipPPO,
+    KLClipPPO,
+    KLPenaltyPPO,
+    RollbackPPO,
+    VanillaPG,
+    get_variant,
+)
 from sb3_ppo_variants.kl import adapt_beta
 
 
 def test_registry():
-    assert sorted(VARIANTS) == ["clip", "cpi", "kl", "logclip", "pg"]
+    expected = ["clip", "cpi", "dualclip", "espo", "kl", "klclip", "logclip", "pg", "rollback", "spo", "trppo"]
+    assert sorted(VARIANTS) == expected
     for name, cls in VARIANTS.items():
         assert get_variant(name) is cls
         assert issubclass(cls, PPO)
-    with pytest.raises(ValueError, match="valid names are \\['clip', 'cpi', 'kl', 'logclip', 'pg'\\]"):
+    with pytest.raises(ValueError, match="valid names are \\['clip', 'cpi', 'dualclip', "):
         get_variant("ppo2")
 
 
@@ -48,6 +63,16 @@ def test_clip_is_bit_identical_to_sb3_ppo(env_id: str):
         (KLPenaltyPPO, {"kl_coef": -1.0, "kl_target": None}, "kl_coef"),
         (KLPenaltyPPO, {"kl_target": 0.0}, "kl_target"),
         (KLPenaltyPPO, {"kl_target": -0.01}, "kl_target"),
+        (DualClipPPO, {"dual_clip": 1.0}, "dual_clip"),
+        (DualClipPPO, {"dual_clip": 0.5}, "dual_clip"),
+        (RollbackPPO, {"rollback_alpha": -0.1}, "rollback_alpha"),
+        (TRPPO, {"kl_trigger": 0.0}, "kl_trigger"),
+        (ESPO, {"ratio_deviation": 0.0}, "ratio_deviation"),
+        (ClipPPO, {"clip_range_high": -0.1}, "clip_range_high"),
+        (DualClipPPO, {"clip_range_high": -0.1}, "clip_range_high"),
+        (VanillaPG, {"value_steps": -1}, "value_steps"),
+        (VanillaPG, {"value_learning_rate": 0.0}, "value_learning_rate"),
+        (KLClipPPO, {"kl_estimator": "exactly"}, "kl_estimator"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(cls, kwargs, name):
@@ -68,6 +93,17 @@ def test_bad_arguments_raise_value_error_naming_the_argument(cls, kwargs, name):
 def test_bad_argument_types_raise_type_error_naming_the_argument(cls, kwargs, name):
     with pytest.raises(TypeError, match=f"`{name}`"):
         cls("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+@pytest.mark.parametrize("cls", [PPO, *VARIANTS.values()])
+def test_bad_values_are_assertion_errors_as_in_sb3(cls):
+    """SB3's PPO asserts clip_range_vf > 0; code that catches AssertionError (as SB3's own tests do) still works."""
+    with pytest.raises(AssertionError):
+        cls("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs=dict(net_arch=[16]), clip_range_vf=-0.2)
+    if cls is not PPO:
+        with pytest.raises(ValueError, match="`clip_range_vf` must be > 0") as error:
+            cls("MlpPolicy", "CartPole-v1", clip_range_vf=-0.2)
+        assert isinstance(error.value, ArgumentError)
 
 
 def test_kl_error_lists_the_estimators():
@@ -147,3 +183,54 @@ def test_fixed_beta_follows_its_schedule():
     model.learn(64 * 4, callback=recorder)
     # progress_remaining when each update starts: 1 - 64k / 256 after the k-th rollout
     assert [row["kl_beta"] for row in recorder.rows] == pytest.approx([1.5, 1.0, 0.5, 0.0])
+
+
+def test_clip_higher_none_is_sb3_ppo_and_a_schedule_sets_the_upper_bound():
+    kwargs = dict(n_steps=64, batch_size=32, n_epochs=3, seed=7, learning_rate=3e-3)
+    reference = PPO("MlpPolicy", "CartPole-v1", **kwargs).learn(128)
+    model = ClipPPO("MlpPolicy", "CartPole-v1", clip_range_high=None, **kwargs).learn(128)
+    for p, q in zip(model.policy.parameters(), reference.policy.parameters(), strict=True):
+        assert th.equal(p, q)
+    higher = ClipPPO("MlpPolicy", "CartPole-v1", clip_range_high=lambda progress: 0.1 + progress, **kwargs)
+    assert higher._clip_bounds(type("Batch", (), {"clip_range": 0.2})()) == pytest.approx((0.8, 2.1))
+    higher.learn(128)
+    assert any(not th.equal(p, q) for p, q in zip(higher.policy.parameters(), reference.policy.parameters(), strict=True))
+
+
+def _policy_parameters(model: VanillaPG) -> list[th.Tensor]:
+    """The parameters of the actor: all but the value network's."""
+    return [
+        p.detach().clone()
+        for name, p in model.policy.named_parameters()
+        if not name.startswith(("mlp_extractor.value_net", "value_net"))
+    ]
+
+
+def test_trained_critic_moves_only_the_value_function():
+    """value_steps: the value function's own optimizer; Adam's momentum would move a shared optimizer's other parameters."""
+    kwargs = dict(n_steps=64, seed=0, max_grad_norm=1e9)
+    plain = VanillaPG("MlpPolicy", "CartPole-v1", **kwargs).learn(64)
+    critic = VanillaPG("MlpPolicy", "CartPole-v1", value_steps=20, **kwargs).learn(64)
+    # the same policy step: without the value loss in it, the policy's gradient and Adam's first step are unchanged
+    for p, q in zip(_policy_parameters(critic), _policy_parameters(plain), strict=True):
+        assert th.equal(p, q)
+    assert critic.value_optimizer.param_groups[0]["lr"] == 1e-3
+    stats = critic.last_update_stats
+    assert stats["value_loss_fitted"] < stats["value_loss"]  # 20 steps fit the returns better than the start
+
+    policy_before = _policy_parameters(critic)
+    value_before = [p.detach().clone() for p in critic.value_optimizer.param_groups[0]["params"]]
+    critic.fit_value_function()  # the policy's optimizer has momentum from its step: it must not run here
+    for p, q in zip(_policy_parameters(critic), policy_before, strict=True):
+        assert th.equal(p, q)
+    assert any(not th.equal(p, q) for p, q in zip(critic.value_optimizer.param_groups[0]["params"], value_before, strict=True))
+    fitted = critic.value_optimizer.param_groups[0]["params"]
+    names = {name for name, p in critic.policy.named_parameters() if any(p is q for q in fitted)}
+    assert names and all(name.startswith(("mlp_extractor.value_net", "value_net")) for name in names)
+
+
+def test_value_steps_zero_keeps_the_joint_step():
+    model = VanillaPG("MlpPolicy", "CartPole-v1", n_steps=64, seed=0)
+    assert model.value_optimizer is None and model.value_steps == 0
+    model.learn(64)
+    assert "value_loss_fitted" not in model.last_update_stats

@@ -25,9 +25,23 @@ from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from sb3_ppo_variants import VARIANTS, ClipPPO, KLPenaltyPPO
+from sb3_ppo_variants import VARIANTS, ClipPPO, KLPenaltyPPO, VariantPPO
 
-NAMES = sorted(VARIANTS)
+# Every registered class at its defaults, and the arguments that generalise a class into another objective
+CONFIGS: dict[str, tuple[type[VariantPPO], dict[str, Any]]] = {
+    **{name: (cls, {}) for name, cls in VARIANTS.items()},
+    "clip-higher": (ClipPPO, {"clip_range_high": 0.28}),
+    "pg-critic": (VARIANTS["pg"], {"value_steps": 5}),
+}
+NAMES = sorted(CONFIGS)
+
+
+def build(name: str, *args: Any, **kwargs: Any) -> VariantPPO:
+    """The model of configuration ``name`` with ``kwargs`` on top of its own arguments."""
+    cls, own = CONFIGS[name]
+    return cls(*args, **{**own, **kwargs})
+
+
 TINY = {"n_steps": 16, "batch_size": 16, "n_epochs": 2, "seed": 0}
 
 SPACES: dict[str, tuple[Callable[[], gym.Env], str]] = {
@@ -63,7 +77,7 @@ def observations(env: gym.Env, n: int = 8) -> Any:
 @pytest.mark.parametrize("name", NAMES)
 def test_trains_and_predicts_on_every_space(name: str, space: str):
     make_env, policy = SPACES[space]
-    model = VARIANTS[name](policy, make_env(), **TINY)
+    model = build(name, policy, make_env(), **TINY)
     initial = parameters(model)
     model.learn(64)
     assert model.n_policy_updates == 4
@@ -93,7 +107,7 @@ def test_gsde_resamples_noise_every_sde_sample_freq_steps(name: str):
             return True
 
     def distinct_noise(sde_sample_freq: int) -> int:
-        model = VARIANTS[name]("MlpPolicy", "Pendulum-v1", use_sde=True, sde_sample_freq=sde_sample_freq, **TINY)
+        model = build(name, "MlpPolicy", "Pendulum-v1", use_sde=True, sde_sample_freq=sde_sample_freq, **TINY)
         assert isinstance(model.policy.action_dist, StateDependentNoiseDistribution)
         log_std = model.policy.log_std.detach().clone()
         recorder = ExplorationMatrices()
@@ -115,12 +129,12 @@ def test_kl_old_policy_under_gsde_is_the_rollout_policy():
 
 
 class OldLogProbCheck(KLPenaltyPPO):
-    """Records, for every minibatch, how far the old distribution's log-probability of the actions is from the buffer's."""
+    """Records, at every KL computation, how far the old distribution's log-probability of the actions is from the buffer's."""
 
-    def _policy_batch(self, rollout_data, log_prob, advantages, clip_range, old_distribution):
-        old_log_prob = old_distribution.log_prob(self._actions_for_policy(rollout_data.actions))
-        self.errors.append((old_log_prob - rollout_data.old_log_prob).abs().max().item())
-        return super()._policy_batch(rollout_data, log_prob, advantages, clip_range, old_distribution)
+    def _per_sample_kl(self, batch):
+        old_log_prob = batch.old_distribution.log_prob(batch.actions)
+        self.errors.append((old_log_prob - batch.old_log_prob).abs().max().item())
+        return super()._per_sample_kl(batch)
 
 
 @pytest.mark.parametrize("space", [*sorted(SPACES), "gsde"])
@@ -136,7 +150,7 @@ def test_kl_old_distribution_is_the_rollout_policy_on_every_minibatch(space: str
 @pytest.mark.parametrize("name", NAMES)
 def test_vec_normalize(name: str):
     venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
-    model = VARIANTS[name]("MlpPolicy", venv, **TINY)
+    model = build(name, "MlpPolicy", venv, **TINY)
     model.learn(64)
     assert model.get_vec_normalize_env() is venv
     assert venv.obs_rms.count > 64
@@ -155,12 +169,12 @@ class CountingCallback(BaseCallback):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_callbacks_see_every_step_and_can_stop_training(name: str):
-    model = VARIANTS[name]("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), **TINY)
+    model = build(name, "MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), **TINY)
     callback = CountingCallback()
     model.learn(128, callback=callback)
     assert callback.n_calls == model.num_timesteps // 2 == 64
 
-    model = VARIANTS[name]("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), **TINY)
+    model = build(name, "MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), **TINY)
     callback = CountingCallback(stop_at=20)
     model.learn(128, callback=callback)
     # stopped in the second rollout, before its policy update
@@ -169,7 +183,8 @@ def test_callbacks_see_every_step_and_can_stop_training(name: str):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_tensorboard_logs_schedules_and_variant_statistics(name: str, tmp_path: Path):
-    model = VARIANTS[name](
+    model = build(
+        name,
         "MlpPolicy",
         "CartPole-v1",
         learning_rate=LinearSchedule(1e-3, 0.0, 1.0),
@@ -198,8 +213,8 @@ def test_tensorboard_logs_schedules_and_variant_statistics(name: str, tmp_path: 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_set_parameters_copies_the_policy(name: str):
-    source = VARIANTS[name]("MlpPolicy", "CartPole-v1", **TINY).learn(64)
-    target = VARIANTS[name]("MlpPolicy", "CartPole-v1", **{**TINY, "seed": 1})
+    source = build(name, "MlpPolicy", "CartPole-v1", **TINY).learn(64)
+    target = build(name, "MlpPolicy", "CartPole-v1", **{**TINY, "seed": 1})
     obs = observations(source.env)
     assert not np.array_equal(source.policy.predict(obs)[0], target.policy.predict(obs)[0])
     target.set_parameters(source.get_parameters())
@@ -207,42 +222,102 @@ def test_set_parameters_copies_the_policy(name: str):
     np.testing.assert_array_equal(source.predict(obs, deterministic=True)[0], target.predict(obs, deterministic=True)[0])
 
 
+# Arguments away from their defaults, to check that each comes back from save()/load()
+SAVED_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "clip": {"clip_range_high": 0.3},
+    "dualclip": {"dual_clip": 2.5},
+    "espo": {"ratio_deviation": 0.1},
+    "kl": {"kl_target": 1e-3},
+    "klclip": {"kl_target": 1e-3, "kl_estimator": "k3"},
+    "pg-critic": {"value_steps": 3, "value_learning_rate": 3e-3},
+    "rollback": {"rollback_alpha": 0.1},
+    "trppo": {"kl_trigger": 0.01},
+}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_save_load_round_trip(name: str, tmp_path: Path):
-    kwargs = {"kl_target": 1e-3} if name == "kl" else {}
-    model = VARIANTS[name]("MlpPolicy", "Pendulum-v1", **{**TINY, "batch_size": None}, **kwargs)
+    kwargs = SAVED_ARGUMENTS.get(name, {})
+    model = build(name, "MlpPolicy", "Pendulum-v1", **{**TINY, "batch_size": None}, **kwargs)
     model.learn(64)
     path = tmp_path / "model.zip"
     model.save(path)
-    loaded = VARIANTS[name].load(path)
+    loaded = CONFIGS[name][0].load(path)
 
-    assert type(loaded) is VARIANTS[name]
+    assert type(loaded) is CONFIGS[name][0]
     assert_same_parameters(model, loaded)
     obs = observations(model.env)
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     assert (loaded.n_steps, loaded.batch_size, loaded.n_epochs, loaded.n_policy_updates) == (16, None, 2, 4)
     assert loaded.clip_range(1.0) == model.clip_range(1.0)
-    if name == "kl":
-        assert model.kl_beta != 1.0  # β has moved: what comes back is trained state, not the default
+    for key, value in kwargs.items():
+        saved = getattr(loaded, key)
+        assert (saved(1.0) if callable(saved) else saved) == value, key
+    if name in ("kl", "klclip"):
+        assert model.kl_beta != loaded.kl_coef(1.0)  # β has moved: what comes back is trained state, not the default
         assert loaded.kl_beta == model.kl_beta
-        assert (loaded.kl_target, loaded.kl_estimator) == (1e-3, "exact")
-    # the rollout policy's distribution is recomputed at the next update, never saved
-    data, _, _ = load_from_zip_file(path)
-    assert "_rollout_distribution" not in data
-    assert loaded._rollout_distribution is None
+    if name == "pg-critic":
+        saved_state, loaded_state = model.value_optimizer.state_dict()["state"], loaded.value_optimizer.state_dict()["state"]
+        assert saved_state.keys() == loaded_state.keys() and saved_state
+        for key, state in saved_state.items():
+            assert th.equal(state["exp_avg"], loaded_state[key]["exp_avg"])
+    # the rollout policy is a copy refreshed at every update, never saved
+    data, params, _ = load_from_zip_file(path)
+    assert "rollout_policy" not in data and "rollout_policy" not in params
+    assert (loaded.rollout_policy is not None) == loaded.needs_distributions
     loaded.set_env(make_vec_env("Pendulum-v1", n_envs=1, seed=0))
     loaded.learn(16, reset_num_timesteps=False)
     assert loaded.n_policy_updates == 5
-    assert (loaded._rollout_distribution is not None) == loaded.needs_distributions
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_target_kl_stops_the_update_early(name: str):
     kwargs = {**TINY, "batch_size": 8, "n_epochs": 4, "learning_rate": 1e-2}
-    model = VARIANTS[name]("MlpPolicy", "CartPole-v1", target_kl=1e-6, **kwargs).learn(64)
+    if name == "espo":  # its own stop rule out of the way
+        kwargs["ratio_deviation"] = 1e9
+    model = build(name, "MlpPolicy", "CartPole-v1", target_kl=1e-6, **kwargs).learn(64)
     # the first minibatch has r = 1 and passes; the second one's approx_kl exceeds 1.5 target_kl and ends the update
     assert model._n_updates == model.n_policy_updates == 4
-    assert VARIANTS[name]("MlpPolicy", "CartPole-v1", **kwargs).learn(64)._n_updates == 4 * 4
+    stats = model.last_update_stats
+    assert (stats["early_stop"], stats["stop_epoch"], stats["stop_minibatch"]) == (1.0, 1.0, 2.0)
+    model = build(name, "MlpPolicy", "CartPole-v1", **kwargs).learn(64)
+    assert model._n_updates == 4 * 4
+    stats = model.last_update_stats
+    assert (stats["early_stop"], stats["stop_epoch"], stats["stop_minibatch"]) == (0.0, 4.0, 2.0)
+
+
+def test_espo_stops_the_update_on_its_ratio_deviation():
+    kwargs = {**TINY, "batch_size": 8, "n_epochs": 4, "learning_rate": 1e-2}
+    stops = []
+    for deviation in (0.01, 1e9):
+        model = VARIANTS["espo"]("MlpPolicy", "CartPole-v1", ratio_deviation=deviation, **kwargs)
+        stops.append(StopRecorder())
+        model.learn(64, callback=stops[-1])
+    # δ = 0.01: every update ends at its second minibatch, the first after a step
+    assert stops[0].rows == [(1.0, 1.0, 2.0)] * 4
+    assert stops[1].rows == [(0.0, 4.0, 2.0)] * 4
+
+
+class StopRecorder(BaseCallback):
+    """Where each policy update stopped: (early_stop, stop_epoch, stop_minibatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[float, float, float]] = []
+
+    def _record(self) -> None:
+        if self.model.n_policy_updates > len(self.rows):
+            stats = self.model.last_update_stats
+            self.rows.append((stats["early_stop"], stats["stop_epoch"], stats["stop_minibatch"]))
+
+    def _on_rollout_start(self) -> None:
+        self._record()
+
+    def _on_training_end(self) -> None:
+        self._record()
+
+    def _on_step(self) -> bool:
+        return True
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])

@@ -10,11 +10,17 @@ from sb3_ppo_variants import kl as kl_estimators
 from sb3_ppo_variants.objectives import (
     clip_bounds,
     clip_fraction,
+    clipped_kl_penalty_loss,
     clipped_surrogate_loss,
     cpi_loss,
+    dual_clip_loss,
     kl_penalty_loss,
     log_clip_bounds,
     pg_loss,
+    ratio_deviation,
+    rollback_loss,
+    spo_loss,
+    trust_region_clip_loss,
 )
 
 # Â > 0 and Â < 0, inside and outside [1 - ε, 1 + ε] and [1 / (1 + ε), 1 + ε] at ε = 0.2
@@ -116,3 +122,82 @@ def test_exact_kl_categorical_by_hand():
 )
 def test_adaptive_beta_rule(kl: float, expected: float):
     assert kl_estimators.adapt_beta(1.0, kl, 0.01) == expected
+
+
+def per_sample(loss_fn, ratio: list[float], advantages: list[float], *args) -> list[float]:
+    """Each sample's objective (the loss functions average over the batch: evaluate one sample at a time)."""
+    return [
+        -loss_fn(th.tensor([r], dtype=th.float64), th.tensor([a], dtype=th.float64), *args).item()
+        for r, a in zip(ratio, advantages, strict=True)
+    ]
+
+
+def test_dual_clip_by_hand():
+    # ε 0.2, c 3. Â < 0: max(min(r Â, clip(r, 0.8, 1.2) Â), 3 Â)
+    # r = 5, Â = -1: min(-5, -1.2) = -5, max(-5, -3) = -3     the dual bound
+    # r = 2, Â = -1: min(-2, -1.2) = -2, max(-2, -3) = -2     below c: PPO's value
+    # Â > 0 as clip: r = 5, Â = 1 -> min(5, 1.2) = 1.2; r = 0.5, Â = 1 -> 0.5
+    values = per_sample(dual_clip_loss, [5.0, 2.0, 5.0, 0.5], [-1.0, -1.0, 1.0, 1.0], *clip_bounds(0.2), 3.0)
+    assert values == pytest.approx([-3.0, -2.0, 1.2, 0.5], abs=1e-12)
+
+
+def test_clip_higher_by_hand():
+    # ε 0.2, ε_high 0.28: bounds [0.8, 1.28]
+    # r = 2, Â = 1: min(2, 1.28) = 1.28;  r = 0.5, Â = -1: min(-0.5, -0.8) = -0.8
+    assert clip_bounds(0.2, 0.28) == pytest.approx((0.8, 1.28))
+    values = per_sample(clipped_surrogate_loss, [2.0, 0.5], [1.0, -1.0], *clip_bounds(0.2, 0.28))
+    assert values == pytest.approx([1.28, -0.8], abs=1e-12)
+
+
+def test_spo_by_hand():
+    # ε 0.2: r Â - |Â| (r - 1)² / 0.4
+    # r = 2, Â = 1: 2 - 1 / 0.4 = -0.5;  r = 0.5, Â = -1: -0.5 - 0.25 / 0.4 = -1.125;  r = 1, Â = 0.7: 0.7
+    values = per_sample(spo_loss, [2.0, 0.5, 1.0], [1.0, -1.0, 0.7], 0.2)
+    assert values == pytest.approx([-0.5, -1.125, 0.7], abs=1e-12)
+
+
+def test_spo_at_zero_clip_range_does_not_move_the_policy():
+    ratio = th.tensor([1.0, 1.0], dtype=th.float64, requires_grad=True)
+    loss = spo_loss(ratio, th.tensor([1.0, -3.0], dtype=th.float64), 0.0)
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)  # -E[Â] = -(1 - 3) / 2
+    assert ratio.grad.tolist() == [0.0, 0.0]
+
+
+def test_rollback_by_hand():
+    # ε 0.2, α 0.3: min(r Â, F(r) Â)
+    # r = 2, Â = 1:   F = -0.6 + 1.3 * 1.2 = 0.96, min(2, 0.96) = 0.96
+    # r = 0.5, Â = -1: F = -0.15 + 1.3 * 0.8 = 0.89, min(-0.5, -0.89) = -0.89
+    # r = 1.1, Â = 1: inside, F = r: 1.1
+    # r = 0.5, Â = 1: F = 0.89, min(0.5, 0.89) = 0.5      (PPO's pessimistic term)
+    values = per_sample(rollback_loss, [2.0, 0.5, 1.1, 0.5], [1.0, -1.0, 1.0, 1.0], 0.2, 0.3)
+    assert values == pytest.approx([0.96, -0.89, 1.1, 0.5], abs=1e-12)
+    # α = 0 is PPO's clip
+    ratio, adv = th.tensor([2.0, 0.5, 1.1, 0.5, 1.5]), th.tensor([1.0, -1.0, 1.0, 1.0, -2.0])
+    assert rollback_loss(ratio, adv, 0.2, 0.0).item() == pytest.approx(clipped_surrogate_loss(ratio, adv, 0.8, 1.2).item())
+
+
+def test_trust_region_clip_by_hand():
+    # δ 0.03: where KL >= δ the objective is min(r Â, Â), elsewhere r Â
+    # r = 1.5, Â = 1, KL 0.05: min(1.5, 1) = 1        moved in the improving direction: flat
+    # r = 0.5, Â = 1, KL 0.05: min(0.5, 1) = 0.5      moved the other way: keeps its gradient
+    # r = 1.5, Â = -1, KL 0.05: min(-1.5, -1) = -1.5
+    # r = 1.5, Â = 1, KL 0.01: 1.5                    inside the trust region
+    # r = 1.5, Â = 1, KL 0.03: 1                      on the trigger
+    kl = th.tensor([0.05, 0.05, 0.05, 0.01, 0.03], dtype=th.float64)
+    ratio = [1.5, 0.5, 1.5, 1.5, 1.5]
+    advantages = [1.0, 1.0, -1.0, 1.0, 1.0]
+    values = [
+        -trust_region_clip_loss(th.tensor([r], dtype=th.float64), th.tensor([a], dtype=th.float64), k.reshape(1), 0.03).item()
+        for r, a, k in zip(ratio, advantages, kl, strict=True)
+    ]
+    assert values == pytest.approx([1.0, 0.5, -1.5, 1.5, 1.0], abs=1e-12)
+
+
+def test_ratio_deviation_and_clipped_kl_penalty_by_hand():
+    # E|r - 1| of (0.5, 1, 1.5, 1.1) = (0.5 + 0 + 0.5 + 0.1) / 4 = 0.275
+    ratio = th.tensor([0.5, 1.0, 1.5, 1.1], dtype=th.float64)
+    assert ratio_deviation(ratio).item() == pytest.approx(0.275, abs=1e-12)
+    # clip (ε 0.2) minus β KL: (min(2, 1.2) - 0.5 * 0.1 + min(0.5, 0.8) - 0.5 * 0.3) / 2 = (1.15 + 0.35) / 2 = 0.75
+    ratio, adv, kl = (th.tensor(v, dtype=th.float64) for v in ([2.0, 0.5], [1.0, 1.0], [0.1, 0.3]))
+    assert clipped_kl_penalty_loss(ratio, adv, kl, 0.5, 0.8, 1.2).item() == pytest.approx(-0.75, abs=1e-12)

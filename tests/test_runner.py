@@ -87,7 +87,11 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
     [
         ("[variants.clip]\nclip_rnage = 0.1", "", "unknown key 'clip_rnage' (did you mean 'clip_range'?)"),
         ("[variants.clip]\nclip_range = -0.1", "", "clip_range"),
-        ("[variants.clip]\nalgo = 'ppo2'", "", "unknown algo 'ppo2'; allowed: ['clip', 'cpi', 'kl', 'logclip', 'pg']"),
+        (
+            "[variants.clip]\nalgo = 'ppo2'",
+            "",
+            "unknown algo 'ppo2'; allowed: ['clip', 'cpi', 'dualclip', 'espo', 'kl', 'klclip', 'logclip', 'pg', ",
+        ),
         ("[variants.kl]\nkl_estimator = 'k2'", "", "kl_estimator"),
         ("[variants.clip]\nlearning_rate = 'exp_1e-3'", "", "'lin_<start>'"),
         ("[variants.clip]\nlearning_rate = '__import__(\"os\")'", "", "learning_rate"),

@@ -1,5 +1,11 @@
 """
-The seed's math: r is importance sampling, so at θ = θ_old every variant's first step is the policy gradient step.
+First-step equivalence: r is importance sampling, so at θ = θ_old every variant's objective has the policy gradient,
+and its first full-batch step is the vanilla policy-gradient step.
+
+It applies to every registered objective: at r = 1 the clips of clip, logclip, clip-higher, dual-clip and PPO-RB are
+inactive, SPO's penalty and the exact KL have zero gradient, TR-PPO's per-state KL is 0 (below its trigger) and ESPO's
+ratio deviation is 0 (no early stop). The one exception is the KL penalty with the k1 estimator, whose gradient at
+θ = θ_old is zero only in expectation over actions.
 """
 
 import copy
@@ -8,7 +14,7 @@ import pytest
 import torch as th
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution
 
-from sb3_ppo_variants import VARIANTS, KLPenaltyPPO, PolicyBatch
+from sb3_ppo_variants import VARIANTS, ClipPPO, KLClipPPO, KLPenaltyPPO, PolicyBatch
 from sb3_ppo_variants.objectives import cpi_loss, pg_loss
 
 
@@ -46,7 +52,9 @@ def batch_at(policy: TinyPolicy, old_policy: TinyPolicy, obs, actions, old_log_p
     log_ratio = log_prob - old_log_prob
     with th.no_grad():
         old_distribution = old_policy.distribution(obs)
-    return PolicyBatch(advantages, log_prob, old_log_prob, log_ratio, th.exp(log_ratio), 0.2, distribution, old_distribution)
+    return PolicyBatch(
+        advantages, actions, log_prob, old_log_prob, log_ratio, th.exp(log_ratio), 0.2, distribution, old_distribution
+    )
 
 
 def gradient(policy: TinyPolicy, loss: th.Tensor) -> th.Tensor:
@@ -72,6 +80,9 @@ def _variant_models() -> dict[str, object]:
     models = {name: cls("MlpPolicy", "CartPole-v1", **kwargs) for name, cls in VARIANTS.items()}
     for estimator in ("exact", "k3", "k1"):
         models[f"kl-{estimator}"] = KLPenaltyPPO("MlpPolicy", "CartPole-v1", kl_estimator=estimator, kl_coef=3.0, **kwargs)
+    models["klclip-k3"] = KLClipPPO("MlpPolicy", "CartPole-v1", kl_estimator="k3", kl_coef=3.0, **kwargs)
+    # built in full: clip_range_high becomes a schedule in _setup_model
+    models["clip-higher"] = ClipPPO("MlpPolicy", "CartPole-v1", clip_range_high=0.28, n_steps=8, batch_size=8)
     return models
 
 
@@ -109,6 +120,11 @@ def test_gradients_differ_away_from_old_policy():
     assert not th.allclose(grads["cpi"], grads["clip"])
     assert not th.allclose(grads["cpi"], grads["logclip"])
     assert not th.allclose(grads["cpi"], grads["kl-exact"])
+    assert not th.allclose(grads["cpi"], grads["spo"])
+    assert not th.allclose(grads["cpi"], grads["trppo"])
+    assert not th.allclose(grads["clip"], grads["rollback"])
+    assert not th.allclose(grads["clip"], grads["clip-higher"])
+    assert not th.allclose(grads["clip"], grads["klclip-k3"])
 
 
 def _one_step_parameters(name: str, n_epochs: int) -> list[th.Tensor]:
@@ -129,12 +145,12 @@ def _one_step_parameters(name: str, n_epochs: int) -> list[th.Tensor]:
 
 
 def test_first_full_batch_step_is_the_same_for_all_variants():
-    """Same seed, same rollout, one full-batch SGD step: pg, cpi, clip, kl and logclip land on the same parameters."""
+    """Same seed, same rollout, one full-batch SGD step: every registered variant lands on pg's parameters."""
     reference = _one_step_parameters("pg", n_epochs=1)
     initial = VARIANTS["pg"]("MlpPolicy", "CartPole-v1", n_steps=128, seed=3).policy.parameters()
     step = th.cat([(p - q).flatten() for p, q in zip(reference, initial, strict=True)])
     assert step.abs().max() > 1e-3
-    for name in ("cpi", "clip", "kl", "logclip"):
+    for name in sorted(set(VARIANTS) - {"pg"}):
         params = _one_step_parameters(name, n_epochs=1)
         for p, q in zip(params, reference, strict=True):
             th.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
