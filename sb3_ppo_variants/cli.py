@@ -5,6 +5,7 @@
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 EXIT_FAILED_RUNS = 1
 EXIT_BAD_INPUT = 2
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
     report.add_argument("--out", help="file to write (default: stdout)")
     report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
+    report.add_argument(
+        "--diverged",
+        choices=("worst", "hold"),
+        default="worst",
+        help="score the evaluations after a divergence as the lowest return of the environment (default) "
+        "or as the run's last evaluation",
+    )
     return parser
 
 
@@ -56,6 +64,35 @@ def _status(directory: str, verbose: bool) -> int:
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
+def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: str) -> int:
+    """
+    Build the report of an experiment directory with the default settings of ``build_report`` and export it.
+
+    :param directory: experiment output directory
+    :param fmt: ``md``, ``csv``, ``latex`` or ``json``
+    :param out: file to write (atomically); None prints to stdout
+    :param plots: also write the figures (see ``make_figures``) into the directory of ``out``, or into ``DIR/report/``
+        when ``out`` is None; their paths are printed to stderr
+    :param diverged: ``worst`` or ``hold``, see ``build_report``
+    :return: exit status, 0
+    """
+    from sb3_ppo_variants.analysis import build_report, render
+    from sb3_ppo_variants.fileio import write_atomic
+
+    report = build_report(directory, diverged=diverged)
+    text = render(report, fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+    if plots:
+        from sb3_ppo_variants.analysis.plots import make_figures  # matplotlib is imported only when figures are asked for
+
+        for path in make_figures(report, Path(out).parent if out is not None else Path(directory) / "report"):
+            print(path, file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Entry point of the ``ppo-variants`` command.
@@ -66,9 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "report":
-            from sb3_ppo_variants.analysis import report_command
-
-            return report_command(args.dir, fmt=args.format, out=args.out, plots=args.plots)
+            return _report(args.dir, args.format, args.out, args.plots, args.diverged)
         if args.command == "status":
             return _status(args.dir, args.verbose)
 
