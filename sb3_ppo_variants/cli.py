@@ -1,5 +1,5 @@
 """
-``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments.
+``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments; draw figures.
 """
 
 import argparse
@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         help="score the evaluations after a divergence as the lowest return of the environment (default) "
         "or as the run's last evaluation",
     )
+
+    figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
+    figure.add_argument("name", choices=("surrogates",), help="surrogates: the policy objectives for one sample against r")
+    figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
+    # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
+    figure.add_argument("--clip-range", type=float, default=0.5, help="ε (default: %(default)s)")
+    figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
     return parser
 
 
@@ -104,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args.dir, args.format, args.out, args.plots, args.diverged)
+        if args.command == "figure":
+            from sb3_ppo_variants.analysis.surrogates import surrogate_figure
+
+            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta):
+                print(path)
+            return 0
         if args.command == "status":
             return _status(args.dir, args.verbose)
 
