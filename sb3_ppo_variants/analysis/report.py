@@ -58,24 +58,23 @@ def _wide(table: pd.DataFrame, columns: str, values: str) -> pd.DataFrame:
     return table.pivot(index="run_id", columns=columns, values=values)
 
 
-def _group_matrix(wide: pd.DataFrame, run_ids: list[str], grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of ``wide`` for ``run_ids``, restricted to the columns some of these runs have and those in ``grid``."""
+def _group_matrix(wide: pd.DataFrame, run_ids: list[str], grid_run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``wide`` for ``run_ids``, restricted to the columns these runs or those of ``grid_run_ids`` have."""
     sub = wide.reindex(run_ids)
-    sub = sub.loc[:, sub.notna().any(axis=0) | sub.columns.isin(grid)]
+    sub = sub.loc[:, sub.notna().any(axis=0) | wide.reindex(grid_run_ids).notna().any(axis=0)]
     return sub.to_numpy(dtype=float), sub.columns.to_numpy(dtype=float)
 
 
 def _completed_curves(
-    returns_wide: pd.DataFrame, completed: pd.DataFrame, env_grid: np.ndarray, diverged: str, worst: float
+    returns_wide: pd.DataFrame, completed: pd.DataFrame, env_ok_run_ids: list[str], diverged: str, worst: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     The (runs, points) returns of the completed runs of one group on its grid (see the module docstring), filled by
-    ``_fill``, and the timesteps; ``env_grid`` holds the timesteps of the environment's ok runs.
+    ``_fill``, and the timesteps; ``env_ok_run_ids`` are the ok runs of the environment.
     """
     run_ids = completed["run_id"].tolist()
     is_diverged = (completed["status"] == "diverged").to_numpy()
-    grid = env_grid if is_diverged.all() else np.array([])
-    raw, timesteps = _group_matrix(returns_wide, run_ids, grid)
+    raw, timesteps = _group_matrix(returns_wide, run_ids, env_ok_run_ids if is_diverged.all() else [])
     no_eval = [run_id for run_id, empty in zip(run_ids, np.isnan(raw).all(axis=1), strict=True) if empty]
     if no_eval or raw.shape[1] == 0:
         raise ValueError(f"completed runs without any evaluation in eval.csv: {no_eval or run_ids}")
@@ -140,8 +139,7 @@ def build_report(
         for env_id, group in completed.groupby("env_id", sort=False)
         if returns_wide.reindex(group["run_id"]).notna().to_numpy().any()
     }
-    ok_evals = records.evals.merge(runs.loc[runs["status"] == "ok", ["run_id", "env_id"]], on="run_id")
-    ok_grid_by_env = {env_id: group["timesteps"].unique() for env_id, group in ok_evals.groupby("env_id")}
+    ok_runs_by_env = runs[runs["status"] == "ok"].groupby("env_id")["run_id"].agg(list).to_dict()
 
     rows, curves, final_by_group, auc_by_group = [], [], {}, {}
     for (env_id, variant), group in runs.groupby(["env_id", "variant"], sort=True):
@@ -152,7 +150,7 @@ def build_report(
         run_ids = group_completed["run_id"].tolist()
         if run_ids:
             returns, timesteps = _completed_curves(
-                returns_wide, group_completed, ok_grid_by_env.get(env_id, np.array([])), diverged, worst_by_env[env_id]
+                returns_wide, group_completed, ok_runs_by_env.get(env_id, []), diverged, worst_by_env[env_id]
             )
             final = metrics.final_return(returns, min(final_k, returns.shape[1]))
             auc = metrics.area_under_curve(returns)
