@@ -1,10 +1,11 @@
 """
-``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments.
+``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments; draw figures.
 """
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 EXIT_FAILED_RUNS = 1
 EXIT_BAD_INPUT = 2
@@ -39,6 +40,20 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
     report.add_argument("--out", help="file to write (default: stdout)")
     report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
+    report.add_argument(
+        "--diverged",
+        choices=("worst", "hold"),
+        default="worst",
+        help="score the evaluations after a divergence as the lowest return of the environment (default) "
+        "or as the run's last evaluation",
+    )
+
+    figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
+    figure.add_argument("name", choices=("surrogates",), help="surrogates: the policy objectives for one sample against r")
+    figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
+    # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
+    figure.add_argument("--clip-range", type=float, default=0.5, help="ε (default: %(default)s)")
+    figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
     return parser
 
 
@@ -56,6 +71,35 @@ def _status(directory: str, verbose: bool) -> int:
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
+def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: str) -> int:
+    """
+    Build the report of an experiment directory with the default settings of ``build_report`` and export it.
+
+    :param directory: experiment output directory
+    :param fmt: ``md``, ``csv``, ``latex`` or ``json``
+    :param out: file to write (atomically); None prints to stdout
+    :param plots: also write the figures (see ``make_figures``) into the directory of ``out``, or into ``DIR/report/``
+        when ``out`` is None; their paths are printed to stderr
+    :param diverged: ``worst`` or ``hold``, see ``build_report``
+    :return: exit status, 0
+    """
+    from sb3_ppo_variants.analysis import build_report, render
+    from sb3_ppo_variants.fileio import write_atomic
+
+    report = build_report(directory, diverged=diverged)
+    text = render(report, fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(out, text)
+    if plots:
+        from sb3_ppo_variants.analysis.plots import make_figures  # matplotlib is imported only when figures are asked for
+
+        for path in make_figures(report, Path(out).parent if out is not None else Path(directory) / "report"):
+            print(path, file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Entry point of the ``ppo-variants`` command.
@@ -66,9 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "report":
-            from sb3_ppo_variants.analysis import report_command
+            return _report(args.dir, args.format, args.out, args.plots, args.diverged)
+        if args.command == "figure":
+            from sb3_ppo_variants.analysis.surrogates import surrogate_figure
 
-            return report_command(args.dir, fmt=args.format, out=args.out, plots=args.plots)
+            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta):
+                print(path)
+            return 0
         if args.command == "status":
             return _status(args.dir, args.verbose)
 

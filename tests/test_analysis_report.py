@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sb3_ppo_variants.analysis import build_report, load_records, render, report_command
+from sb3_ppo_variants.analysis import build_report, load_records, render, tables
 from sb3_ppo_variants.analysis.plots import make_figures
+from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
+from sb3_ppo_variants.cli import main
 
 EVAL_FREQ = 1000
 
@@ -124,6 +126,34 @@ def test_report_counts_and_hand_worked_metrics(experiment: Path) -> None:
     assert sorted(report.problems["status"]) == ["diverged", "failed", "incomplete"]
 
 
+def test_diverged_at_first_update_is_scored_worst_by_default(tmp_path: Path) -> None:
+    """
+    CartPole-v1: clip has ok runs [10, 30, 40, 50], [10, 20, 30, 45] and one ok run that stopped early, [10, 30];
+    variant x has one run that diverged at its first update, so its only evaluation is the initial one, 60.
+    """
+    write_run(tmp_path, "CartPole-v1", "clip", 0, [10.0, 30.0, 40.0, 50.0])
+    write_run(tmp_path, "CartPole-v1", "clip", 1, [10.0, 20.0, 30.0, 45.0])
+    write_run(tmp_path, "CartPole-v1", "clip", 2, [10.0, 30.0])
+    diverged_dir = write_run(tmp_path, "CartPole-v1", "x", 0, [60.0], status="diverged")
+    assert json.loads((diverged_dir / "status.json").read_text())["diverged_at_update"] == 1
+    settings = {"final_k": 1, "n_resamples": 50, "curve_resamples": 0}
+    default = build_report(tmp_path, **settings)
+    assert default.settings["diverged"] == "worst"
+    worst = default.per_env.set_index("variant")
+    hold = build_report(tmp_path, diverged="hold", **settings).per_env.set_index("variant")
+    # "hold": x scores its initial evaluation from then on, [60, 60, 60, 60]: final 60 and AUC 60, above every clip run
+    assert hold.loc["x", "final_return_mean"] == 60.0 and hold.loc["x", "auc_mean"] == 60.0
+    # "worst": after its divergence x scores the lowest return of the completed CartPole-v1 runs, 10:
+    # [60, 10, 10, 10], final 10, AUC 90 / 4 = 22.5
+    assert worst.loc["x", "final_return_mean"] == 10.0 and worst.loc["x", "auc_mean"] == 22.5
+    # the ok run that stopped early is not diverged: it holds its last evaluation under both policies, [10, 30, 30, 30],
+    # so clip's finals are 50, 45, 30 (mean 125 / 3) either way
+    assert worst.loc["clip", "final_return_mean"] == hold.loc["clip", "final_return_mean"] == pytest.approx(125 / 3)
+    # probability of improvement of x over clip: 1 (60 beats 50, 45, 30) with "hold", 0 with "worst"
+    assert build_report(tmp_path, diverged="hold", **settings).improvement.loc["x", "clip"] == 1.0
+    assert default.improvement.loc["x", "clip"] == 0.0
+
+
 def test_diverged_runs_hold_or_worst(experiment: Path) -> None:
     # "hold": the diverged run [0, 50] becomes [0, 50, 50, 50], final 50; with the ok run's 30 the mean is 40
     hold = build_report(experiment, final_k=1, diverged="hold", n_resamples=50, curve_resamples=0).per_env.set_index("variant")
@@ -135,7 +165,7 @@ def test_diverged_runs_hold_or_worst(experiment: Path) -> None:
     assert worst.loc["b", "final_return_mean"] == pytest.approx(15.0)
     # the ok runs of "a" do not change
     assert worst.loc["a", "final_return_mean"] == hold.loc["a", "final_return_mean"]
-    with pytest.raises(ValueError, match=r"diverged must be one of \['hold', 'worst'\]"):
+    with pytest.raises(ValueError, match=r"diverged must be one of \['worst', 'hold'\]"):
         build_report(experiment, diverged="drop")
 
 
@@ -146,11 +176,58 @@ def test_aggregate_and_improvement(experiment: Path) -> None:
     assert aggregate.loc["a", "final_return_iqm"] == pytest.approx((75 - 23.68) / (500 - 23.68))
     assert aggregate.loc["a", "environments"] == "CartPole-v1"
     improvement = report.improvement
-    # a: finals [30, 60, 90, 120], b: [30, 50]; a's 30 ties 30 (0.5) and loses to 50, 60/90/120 beat both:
-    # (0.5 + 0 + 2 + 2 + 2) / 8 = 6.5 / 8
-    assert improvement.loc["a", "b"] == pytest.approx(6.5 / 8)
+    # a: finals [30, 60, 90, 120]; b: [30, 0], its diverged run [0, 50] scored [0, 50, 0, 0] (diverged="worst", the
+    # lowest CartPole-v1 return being 0). a's 30 ties 30 (0.5) and beats 0, 60/90/120 beat both:
+    # (1.5 + 2 + 2 + 2) / 8 = 7.5 / 8
+    assert improvement.loc["a", "b"] == pytest.approx(7.5 / 8)
     assert improvement.loc["a", "b"] + improvement.loc["b", "a"] == pytest.approx(1.0)
     assert np.diag(improvement.to_numpy()).tolist() == [0.5, 0.5]
+
+
+def test_aggregate_weighs_environments_equally_with_unequal_runs(tmp_path: Path) -> None:
+    """
+    Variant a, normalised final returns s (final_k = 1; each run's curve is [random score, random + s (reference -
+    random)]): CartPole-v1 4 runs s = 0, 0.5, 1, 1 (mean 0.625); Acrobot-v1 1 run s = 0.2; Pendulum-v1 2 runs s = 0.8,
+    1.2 (mean 1.0).
+    """
+    scores = {"CartPole-v1": [0.0, 0.5, 1.0, 1.0], "Acrobot-v1": [0.2], "Pendulum-v1": [0.8, 1.2]}
+    for env_id, normalised in scores.items():
+        random, reference = RANDOM_SCORES[env_id], REFERENCE_SCORES[env_id]
+        for seed, s in enumerate(normalised):
+            write_run(tmp_path, env_id, "a", seed, [random, random + s * (reference - random)])
+    row = build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0).aggregate.set_index("variant").loc["a"]
+    assert row["n_envs"] == 3 and row["n_runs"] == 7
+    # mean of the environment means (0.625 + 0.2 + 1.0) / 3 = 1.825 / 3; pooled over the 7 runs it would be 4.7 / 7
+    assert row["final_return_mean"] == pytest.approx(1.825 / 3)
+    # median of the environment means [0.2, 0.625, 1.0] = 0.625; the pooled median would be 0.8
+    assert row["final_return_median"] == pytest.approx(0.625)
+    # IQM pooled over the 7 runs: sorted [0, 0.2, 0.5, 0.8, 1, 1, 1.2], cut floor(1.75) = 1 -> 3.5 / 5 = 0.7
+    assert row["final_return_iqm"] == pytest.approx(0.7)
+    # optimality gap: CartPole-v1 max(1 - s, 0) = [1, 0.5, 0, 0] -> 0.375; Acrobot-v1 0.8; Pendulum-v1 [0.2, 0] -> 0.1;
+    # mean over environments (0.375 + 0.8 + 0.1) / 3 = 1.275 / 3
+    assert row["final_return_optimality_gap"] == pytest.approx(1.275 / 3)
+    # Acrobot-v1 has a single run, which every resample keeps: the mean's interval moves only with the other two
+    assert row["final_return_mean_low"] <= row["final_return_mean"] <= row["final_return_mean_high"]
+    markdown = render(build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0), "md")
+    assert "| final return optimality gap |" in markdown
+
+
+def test_table_pieces_take_per_run_arrays() -> None:
+    # the summaries of a report of another kind (e.g. a score per run from training episodes), without records
+    columns = tables.seed_summaries({"score": np.array([1.0, 2.0, 3.0, 10.0])}, 100, 0.95, tables.bootstrap_seed(0, "x"))
+    # IQM of 4 values: cut 1 -> (2 + 3) / 2 = 2.5; mean 16 / 4 = 4; median (2 + 3) / 2 = 2.5
+    assert [columns[f"score_{s}"] for s in ("iqm", "mean", "median")] == [2.5, 4.0, 2.5]
+    assert list(columns)[:3] == ["score_iqm", "score_iqm_low", "score_iqm_high"] and "score_std" in columns
+    # steps to threshold: 2 of 4 runs reach it, so the median of [100, 200, inf, inf] is (200 + inf) / 2 = inf
+    efficiency = tables.sample_efficiency(
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, np.inf, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+    )
+    assert efficiency["steps_to_threshold_median"] == np.inf and efficiency["n_reached"] == 2
+    # a third run reaching it makes the median the middle of [100, 200, 300, inf] -> 250
+    efficiency = tables.sample_efficiency(
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, 300.0, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+    )
+    assert efficiency["steps_to_threshold_median"] == 250.0
 
 
 def test_report_is_deterministic(tmp_path: Path) -> None:
@@ -191,16 +268,19 @@ def test_exports_parse_back(experiment: Path) -> None:
 
 
 def test_report_command(experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert report_command(str(experiment), fmt="json") == 0
-    assert json.loads(capsys.readouterr().out)["per_env"]
+    assert main(["report", str(experiment), "--format", "json"]) == 0
+    content = json.loads(capsys.readouterr().out)
+    assert content["per_env"] and content["settings"]["diverged"] == "worst"
+    assert main(["report", str(experiment), "--format", "json", "--diverged", "hold"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["diverged"] == "hold"
     out = tmp_path / "out" / "report.md"
-    assert report_command(str(experiment), fmt="md", out=str(out), plots=True) == 0
+    assert main(["report", str(experiment), "--out", str(out), "--plots"]) == 0
     assert out.read_text().startswith("# Report")
     names = {path.name for path in out.parent.iterdir()}
     assert {"learning_curves.png", "learning_curves.svg", "probability_of_improvement.png"} <= names
     assert not any(name.endswith(".tmp") or name.startswith(".") for name in names)
-    with pytest.raises(ValueError, match="fmt"):
-        report_command(str(experiment), fmt="xlsx")
+    with pytest.raises(SystemExit):
+        main(["report", str(experiment), "--format", "xlsx"])
 
 
 def test_figures_written(tmp_path: Path) -> None:
@@ -211,10 +291,11 @@ def test_figures_written(tmp_path: Path) -> None:
     assert all(path.stat().st_size > 1000 for path in paths)
 
 
-def test_analysis_does_not_import_torch() -> None:
+def test_analysis_does_not_import_torch_at_module_level() -> None:
+    """Module-level imports only: the surrogate figure imports the loss functions (torch) inside its functions."""
     package = Path(__file__).resolve().parents[1] / "sb3_ppo_variants" / "analysis"
     for path in package.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:

@@ -6,6 +6,11 @@ import pytest
 from sb3_ppo_variants.analysis import metrics
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import (
+    aggregate_iqm,
+    aggregate_mean,
+    aggregate_median,
+    aggregate_optimality_gap,
+    aggregate_summaries,
     iqm,
     iqm_mean_median,
     normalize,
@@ -58,9 +63,9 @@ def test_stability_metrics_by_hand() -> None:
 
 def test_diagnostics_ignore_nan_padding() -> None:
     ratio = np.array([[1.1, 3.0, np.nan], [np.nan, np.nan, np.nan]])
-    np.testing.assert_array_equal(metrics.max_ratio(ratio), [3.0, np.nan])
+    np.testing.assert_array_equal(metrics.max_over_updates(ratio), [3.0, np.nan])
     kl = np.array([[0.01, 0.06, 0.2], [np.nan, 0.07, 0.05]])
-    np.testing.assert_allclose(metrics.max_kl(kl), [0.2, 0.07])
+    np.testing.assert_allclose(metrics.max_over_updates(kl), [0.2, 0.07])
     # strictly above 0.05: 0.06 and 0.2; 0.07 (0.05 itself does not count)
     np.testing.assert_array_equal(metrics.kl_spikes(kl, 0.05), [2, 1])
 
@@ -104,12 +109,64 @@ def test_bootstrap_is_reproducible_and_contains_symmetric_point() -> None:
 
 
 def test_bootstrap_respects_strata() -> None:
-    # Each resample draws 5 runs from each stratum, so the pooled mean is always (5 * 0 + 5 * 10) / 10 = 5 ...
+    # Each resample draws 5 runs from each stratum, so the mean of the two task means is always (0 + 10) / 2 = 5 ...
     strata = [np.zeros(5), np.full(5, 10.0)]
-    assert stratified_bootstrap_ci(strata, np.mean, n_resamples=200) == (5.0, 5.0, 5.0)
+    assert stratified_bootstrap_ci(strata, aggregate_mean, n_resamples=200) == (5.0, 5.0, 5.0)
     # ... whereas resampling the pooled runs without strata changes the mix.
-    _, low, high = stratified_bootstrap_ci(np.concatenate(strata), np.mean, n_resamples=200)
+    _, low, high = stratified_bootstrap_ci(np.concatenate(strata), aggregate_mean, n_resamples=200)
     assert low < 5.0 < high
+
+
+def test_bootstrap_passes_the_strata_to_the_statistic_with_unequal_runs() -> None:
+    # Task A: 5 runs at 0, task B: 1 run at 10. Every resample keeps 5 zeros and one 10, so:
+    # mean of task means (0 + 10) / 2 = 5; IQM pooled over the 6 runs: cut floor(1.5) = 1 from each end of
+    # [0, 0, 0, 0, 0, 10] -> mean of [0, 0, 0, 0] = 0; the pooled mean would be 10 / 6.
+    strata = [np.zeros(5), np.array([10.0])]
+    assert stratified_bootstrap_ci(strata, aggregate_mean, n_resamples=100) == (5.0, 5.0, 5.0)
+    assert stratified_bootstrap_ci(strata, aggregate_iqm, n_resamples=100) == (0.0, 0.0, 0.0)
+    # several statistics at once, on a trailing axis of metrics: shape (metrics, summaries)
+    point, low, high = stratified_bootstrap_ci([np.zeros((5, 2)), np.full((1, 2), 10.0)], aggregate_summaries, n_resamples=100)
+    # optimality gap (gamma = 1): task A max(1 - 0, 0) = 1, task B max(1 - 10, 0) = 0, mean over tasks 0.5
+    np.testing.assert_array_equal(point, [[0.0, 5.0, 5.0, 0.5]] * 2)
+    np.testing.assert_array_equal(low, point)
+    np.testing.assert_array_equal(high, point)
+
+
+def test_bootstrap_rejects_a_statistic_that_does_not_reduce_the_runs_axis() -> None:
+    with pytest.raises(ValueError, match="statistic must reduce the last axis"):
+        stratified_bootstrap_ci(np.ones((4, 3)), np.mean, n_resamples=10)
+
+
+def test_aggregates_by_hand_with_unequal_runs() -> None:
+    # A: 4 runs, mean (0 + 0.4 + 0.8 + 1.2) / 4 = 0.6; B: 1 run, mean 2.0; C: 2 runs, mean (0.1 + 0.3) / 2 = 0.2
+    a, b, c = np.array([0.0, 0.4, 0.8, 1.2]), np.array([2.0]), np.array([0.1, 0.3])
+    # mean of task means (0.6 + 2.0 + 0.2) / 3 = 2.8 / 3 (the pooled mean would be 4.8 / 7)
+    assert aggregate_mean(a, b, c) == pytest.approx(2.8 / 3)
+    # median of task means [0.2, 0.6, 2.0] = 0.6 (the pooled median of the 7 runs would be 0.4)
+    assert aggregate_median(a, b, c) == pytest.approx(0.6)
+    # IQM pooled: sorted [0, 0.1, 0.3, 0.4, 0.8, 1.2, 2.0], cut floor(1.75) = 1 from each end -> 2.8 / 5 = 0.56
+    assert aggregate_iqm(a, b, c) == pytest.approx(0.56)
+    # optimality gap, gamma = 1: A max(1 - s, 0) = [1, 0.6, 0.2, 0] -> 0.45; B [0] -> 0; C [0.9, 0.7] -> 0.8;
+    # mean over tasks (0.45 + 0 + 0.8) / 3 = 1.25 / 3 (pooled, 1 - mean(min(s, 1)) would be 1 - 3.6 / 7)
+    assert aggregate_optimality_gap(a, b, c) == pytest.approx(1.25 / 3)
+    # gamma = 0.5: A [0.5, 0.1, 0, 0] -> 0.15; B 0; C [0.4, 0.2] -> 0.3; (0.15 + 0 + 0.3) / 3 = 0.15
+    assert aggregate_optimality_gap(a, b, c, gamma=0.5) == pytest.approx(0.15)
+    np.testing.assert_allclose(aggregate_summaries(a, b, c), [0.56, 2.8 / 3, 0.6, 1.25 / 3])
+    with pytest.raises(ValueError, match="at least one run"):
+        aggregate_mean(a, np.array([]))
+
+
+def test_aggregates_match_rliable_formulas_with_equal_runs() -> None:
+    # rliable's definitions on a (runs x tasks) matrix: mean / median of the column means, trim_mean(0.25) of all
+    # entries, gamma - mean(minimum(scores, gamma))
+    scores = np.random.default_rng(3).normal(0.8, 0.5, size=(5, 4))
+    tasks = list(scores.T)
+    assert aggregate_mean(*tasks) == pytest.approx(scores.mean(axis=0).mean())
+    assert aggregate_median(*tasks) == pytest.approx(np.median(scores.mean(axis=0)))
+    assert aggregate_iqm(*tasks) == pytest.approx(iqm(scores.ravel()))
+    assert aggregate_optimality_gap(*tasks) == pytest.approx(1.0 - np.minimum(scores, 1.0).mean())
+    # leading axes are kept: the same tasks twice on a leading axis of size 2
+    np.testing.assert_allclose(aggregate_summaries(*[np.stack([t, t]) for t in tasks]), [aggregate_summaries(*tasks)] * 2)
 
 
 def test_bootstrap_trailing_dimensions_give_one_interval_each() -> None:

@@ -1,23 +1,36 @@
 """
 Seed-robust analysis of run records: metrics, statistics across seeds, report tables and figures.
 
-numpy / pandas / matplotlib only: nothing here imports torch or Stable-Baselines3.
+numpy / pandas / matplotlib only: nothing here imports torch or Stable-Baselines3 at module level (the surrogate
+figure imports the package's loss functions, hence torch, when it is drawn).
 """
 
 from sb3_ppo_variants.analysis.data import Records, Report, load_records
 from sb3_ppo_variants.analysis.export import render
-from sb3_ppo_variants.analysis.report import build_report, report_command
-from sb3_ppo_variants.analysis.stats import iqm, normalize, probability_of_improvement, stratified_bootstrap_ci
+from sb3_ppo_variants.analysis.report import build_report
+from sb3_ppo_variants.analysis.stats import (
+    aggregate_iqm,
+    aggregate_mean,
+    aggregate_median,
+    aggregate_optimality_gap,
+    iqm,
+    normalize,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
 
 __all__ = [
     "Records",
     "Report",
+    "aggregate_iqm",
+    "aggregate_mean",
+    "aggregate_median",
+    "aggregate_optimality_gap",
     "build_report",
     "iqm",
     "load_records",
     "normalize",
     "probability_of_improvement",
     "render",
-    "report_command",
     "stratified_bootstrap_ci",
 ]

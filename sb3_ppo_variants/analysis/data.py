@@ -36,14 +36,18 @@ class Records:
 @dataclass(frozen=True)
 class Report:
     """
-    Report tables.
+    Report tables, as built by ``build_report`` from the functions of ``sb3_ppo_variants.analysis.tables``.
 
-    :param per_env: one row per (env_id, variant): run counts by status, then for each per-run metric
-        (``final_return``, ``auc``, ``max_drawdown``, ``within_run_dispersion``) its ``<metric>_<iqm|mean|median>``
-        with ``_low`` / ``_high`` bootstrap bounds and
-        ``<metric>_std``, then threshold statistics, across-seed stability and training diagnostics
-    :param aggregate: one row per variant: the same summaries of normalised final return and AUC pooled over
-        the environments that have reference scores (listed in ``environments``)
+    :param per_env: one row per (env_id, variant): run counts by status (``n_runs``, ``n_<status>``), then, over
+        completed runs, ``threshold`` and the columns of ``tables.sample_efficiency`` (``final_return``, ``auc``:
+        ``<metric>_<iqm|mean|median>`` with ``_low`` / ``_high`` bootstrap bounds and ``<metric>_std``;
+        ``steps_to_threshold_median``, ``n_reached``), ``tables.stability`` (the same summaries of ``max_drawdown``
+        and ``within_run_dispersion``; ``final_return_seed_iqr``, ``final_return_lower_cvar``) and
+        ``tables.training_diagnostics`` (``ratio_max_median``, ``ratio_max_worst``, ``approx_kl_max_median``,
+        ``kl_spikes_mean``)
+    :param aggregate: one row per variant (``tables.aggregate``): ``<metric>_<iqm|mean|median|optimality_gap>`` with
+        ``_low`` / ``_high`` bounds of the normalised final return and AUC over the environments that have reference
+        scores (listed in ``environments``), as rliable defines them
     :param improvement: square table, ``improvement.loc[x, y]`` = P(final return of x > that of y), averaged
         over the environments where both have completed runs
     :param curves: learning curves, long format: ``env_id, variant, timesteps, iqm, low, high, n_runs``

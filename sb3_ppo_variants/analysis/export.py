@@ -98,6 +98,7 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
             "final return IQM": [_interval(row, "final_return") for _, row in aggregate_rows],
             "final return mean": [_interval(row, "final_return", "mean") for _, row in aggregate_rows],
             "final return median": [_interval(row, "final_return", "median") for _, row in aggregate_rows],
+            "final return optimality gap": [_interval(row, "final_return", "optimality_gap") for _, row in aggregate_rows],
             "AUC IQM": [_interval(row, "auc") for _, row in aggregate_rows],
         }
     )
@@ -122,7 +123,8 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
         (
             "Sample efficiency",
             f"{cells}. Final return: mean of the last {settings.get('final_k')} evaluations; AUC: mean return over all "
-            "evaluation points; steps to threshold: median across seeds (∞ when fewer than half reach it).",
+            "evaluation points; steps to threshold: median across seeds, ∞ unless more than half of the seeds reach it "
+            "(with an even number of seeds, exactly half reaching it gives ∞).",
             efficiency,
         ),
         (
@@ -134,8 +136,11 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
         ),
         (
             "Aggregate over environments",
-            "Normalised scores (random policy = 0, reference = 1, see sb3_ppo_variants.analysis.references), pooled over "
-            f"the listed environments; {confidence}% CI from a bootstrap stratified by environment.",
+            "Normalised scores (random policy = 0, reference = 1, see sb3_ppo_variants.analysis.references) over the "
+            "listed environments, aggregated as rliable does: IQM of the runs of all environments pooled; mean and median "
+            "of the per-environment means; optimality gap = mean over environments of the mean shortfall below 1, "
+            "max(1 - score, 0) (lower is better). Mean, median and optimality gap weigh each environment the same "
+            f"whatever its number of runs. {confidence}% CI from a bootstrap stratified by environment.",
             aggregate_table,
         ),
         (
@@ -168,6 +173,8 @@ def _markdown_cell(text: object) -> str:
 
 def to_markdown(report: Report) -> str:
     """
+    Write the report's tables as Markdown.
+
     :param report: the report
     :return: the tables as GitHub-flavoured Markdown
     """
@@ -208,6 +215,8 @@ def _latex(text: object) -> str:
 
 def to_latex(report: Report) -> str:
     """
+    Write the report's tables as LaTeX.
+
     :param report: the report
     :return: one ``table`` environment per table, using ``booktabs`` rules (``\\usepackage{booktabs}``)
     """
@@ -230,9 +239,11 @@ def to_latex(report: Report) -> str:
 
 def to_csv(report: Report) -> str:
     """
-    All numbers of the report in one tidy CSV with the columns ``table, env_id, variant, run_id, statistic, value``:
-    ``per_env`` rows (one per statistic of ``Report.per_env``), ``aggregate`` rows (``env_id`` = ``all``),
-    ``improvement`` rows (``statistic`` = ``P(> <other variant>)``) and ``problems`` rows (one per non-ok run and field).
+    Write all numbers of the report in one tidy CSV.
+
+    The columns are ``table, env_id, variant, run_id, statistic, value``: ``per_env`` rows (one per statistic of
+    ``Report.per_env``), ``aggregate`` rows (``env_id`` = ``all``), ``improvement`` rows (``statistic`` =
+    ``P(> <other variant>)``) and ``problems`` rows (one per non-ok run and field).
 
     :param report: the report
     :return: the CSV text
@@ -275,6 +286,8 @@ def _plain(value: object) -> object:
 
 def to_json(report: Report) -> str:
     """
+    Write the report's tables, curves and settings as strict JSON.
+
     :param report: the report
     :return: a JSON object with ``settings``, ``per_env``, ``aggregate`` and ``problems`` (lists of row objects),
         ``improvement`` (``{row variant: {column variant: probability}}``) and ``curves`` (list of points); NaN is
@@ -293,6 +306,8 @@ def to_json(report: Report) -> str:
 
 def render(report: Report, fmt: str) -> str:
     """
+    Write the report as text in one of ``FORMATS``.
+
     :param report: the report
     :param fmt: one of ``md``, ``csv``, ``latex``, ``json``
     :return: the report as text in that format

@@ -9,7 +9,7 @@ padded with NaN when runs have different numbers of updates. Across-seed metrics
 import numpy as np
 
 
-def _curves(returns: np.ndarray, name: str = "returns") -> np.ndarray:
+def _validated_curves(returns: np.ndarray, name: str = "returns") -> np.ndarray:
     array = np.asarray(returns, dtype=float)
     if array.ndim != 2 or array.shape[1] == 0:
         raise ValueError(
@@ -26,7 +26,7 @@ def final_return(returns: np.ndarray, k: int = 1) -> np.ndarray:
     :param k: number of final evaluations averaged, 1 <= k <= evaluation points
     :return: shape (runs,)
     """
-    returns = _curves(returns)
+    returns = _validated_curves(returns)
     if not 1 <= k <= returns.shape[1]:
         raise ValueError(f"k must be between 1 and the number of evaluation points ({returns.shape[1]}), got {k}")
     return returns[:, -k:].mean(axis=1)
@@ -45,7 +45,7 @@ def area_under_curve(returns: np.ndarray, timesteps: np.ndarray | None = None) -
     :param timesteps: increasing timesteps of the evaluation points, shape (evaluation points,), or None
     :return: shape (runs,)
     """
-    returns = _curves(returns)
+    returns = _validated_curves(returns)
     if timesteps is None:
         return returns.mean(axis=1)
     steps = np.asarray(timesteps, dtype=float)
@@ -69,7 +69,7 @@ def timesteps_to_threshold(returns: np.ndarray, timesteps: np.ndarray, threshold
     :param threshold: return to reach
     :return: shape (runs,), float, ``np.inf`` where never reached
     """
-    returns = _curves(returns)
+    returns = _validated_curves(returns)
     steps = np.asarray(timesteps, dtype=float)
     if steps.shape != (returns.shape[1],):
         raise ValueError(f"timesteps must have shape ({returns.shape[1]},) to match returns, got {steps.shape}")
@@ -80,25 +80,28 @@ def timesteps_to_threshold(returns: np.ndarray, timesteps: np.ndarray, threshold
 
 def max_drawdown(returns: np.ndarray) -> np.ndarray:
     """
-    Largest drawdown (collapse): the largest drop of the return below its running best,
-    ``max_t (max_{s <= t} R_s - R_t)``. It is 0 for a curve that never goes down.
+    Largest drawdown (collapse): the largest drop of the return below its running best.
+
+    It is ``max_t (max_{s <= t} R_s - R_t)``, 0 for a curve that never goes down.
 
     :param returns: evaluation returns, shape (runs, evaluation points)
     :return: shape (runs,), non-negative
     """
-    returns = _curves(returns)
+    returns = _validated_curves(returns)
     return (np.maximum.accumulate(returns, axis=1) - returns).max(axis=1)
 
 
 def within_run_dispersion(returns: np.ndarray) -> np.ndarray:
     """
-    Dispersion within a run: inter-quartile range (75th minus 25th percentile, linear interpolation) of the
-    successive differences ``R_{t+1} - R_t`` of each run's curve, which removes the learning trend.
+    Dispersion within a run: inter-quartile range of the successive differences of each run's curve.
+
+    The IQR is the 75th minus the 25th percentile (linear interpolation) of ``R_{t+1} - R_t``; taking differences
+    removes the learning trend.
 
     :param returns: evaluation returns, shape (runs, evaluation points), at least 2 points
     :return: shape (runs,)
     """
-    returns = _curves(returns)
+    returns = _validated_curves(returns)
     if returns.shape[1] < 2:
         raise ValueError(f"returns needs at least 2 evaluation points for successive differences, got {returns.shape[1]}")
     q25, q75 = np.percentile(np.diff(returns, axis=1), [25, 75], axis=1)
@@ -107,8 +110,9 @@ def within_run_dispersion(returns: np.ndarray) -> np.ndarray:
 
 def iqr_across_seeds(values: np.ndarray) -> np.ndarray | float:
     """
-    Dispersion across seeds: inter-quartile range (75th minus 25th percentile, linear interpolation) over
-    runs (axis 0).
+    Dispersion across seeds: inter-quartile range over runs (axis 0).
+
+    The IQR is the 75th minus the 25th percentile, with linear interpolation.
 
     :param values: per-run values, shape (runs,) or (runs, ...)
     :return: a float for 1-D input, otherwise shape (...)
@@ -122,8 +126,9 @@ def iqr_across_seeds(values: np.ndarray) -> np.ndarray | float:
 
 def lower_cvar(values: np.ndarray, alpha: float = 0.25) -> np.ndarray | float:
     """
-    Lower conditional value at risk across seeds: the mean of the worst ``ceil(alpha * runs)`` values over
-    runs (axis 0), i.e. the expected value of the worst ``alpha`` fraction of seeds (at least one run).
+    Lower conditional value at risk across seeds: the mean of the worst ``alpha`` fraction of runs (axis 0).
+
+    That is the mean of the ``ceil(alpha * runs)`` lowest values, at least one run.
 
     :param values: per-run values, shape (runs,) or (runs, ...)
     :param alpha: fraction of worst runs, 0 < alpha <= 1
@@ -138,42 +143,34 @@ def lower_cvar(values: np.ndarray, alpha: float = 0.25) -> np.ndarray | float:
     return np.sort(values, axis=0)[:n_worst].mean(axis=0)
 
 
-def _diagnostics(values: np.ndarray, name: str) -> np.ndarray:
+def _validated_diagnostics(values: np.ndarray, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array shaped (runs, updates), got shape {array.shape}")
     return array
 
 
-def max_ratio(ratio_max: np.ndarray) -> np.ndarray:
+def max_over_updates(diagnostic: np.ndarray) -> np.ndarray:
     """
-    Largest probability ratio ``r = pi / pi_old`` seen by each run: the maximum over updates of the logged
-    per-update ``ratio_max``. NaN padding is ignored; a run without any update gives NaN.
+    Largest value of a training diagnostic over the updates of each run.
 
-    :param ratio_max: ``ratio_max`` column of train.csv, shape (runs, updates), NaN-padded
+    For ``ratio_max`` it is the largest probability ratio the run saw, for ``approx_kl`` the largest KL between
+    successive policies. NaN padding is ignored; a run without any update gives NaN.
+
+    :param diagnostic: one column of train.csv (``ratio_max``, ``approx_kl``, ...), shape (runs, updates), NaN-padded
     :return: shape (runs,)
     """
-    return np.fmax.reduce(_diagnostics(ratio_max, "ratio_max"), axis=1, initial=np.nan)
-
-
-def max_kl(approx_kl: np.ndarray) -> np.ndarray:
-    """
-    Largest approximate KL divergence between successive policies: the maximum over updates of the logged
-    ``approx_kl``. NaN padding is ignored; a run without any update gives NaN.
-
-    :param approx_kl: ``approx_kl`` column of train.csv, shape (runs, updates), NaN-padded
-    :return: shape (runs,)
-    """
-    return np.fmax.reduce(_diagnostics(approx_kl, "approx_kl"), axis=1, initial=np.nan)
+    return np.fmax.reduce(_validated_diagnostics(diagnostic, "diagnostic"), axis=1, initial=np.nan)
 
 
 def kl_spikes(approx_kl: np.ndarray, threshold: float) -> np.ndarray:
     """
-    KL spikes: the number of updates whose ``approx_kl`` is strictly greater than ``threshold``
-    (NaN padding never counts).
+    KL spikes: the number of updates whose ``approx_kl`` is strictly greater than ``threshold``.
+
+    NaN padding never counts.
 
     :param approx_kl: ``approx_kl`` column of train.csv, shape (runs, updates), NaN-padded
     :param threshold: KL above which an update counts as a spike
     :return: shape (runs,), integer counts
     """
-    return (_diagnostics(approx_kl, "approx_kl") > threshold).sum(axis=1)
+    return (_validated_diagnostics(approx_kl, "approx_kl") > threshold).sum(axis=1)

@@ -12,8 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from sb3_ppo_variants.analysis.data import Records, Report
-from sb3_ppo_variants.analysis.report import build_report
+from sb3_ppo_variants.analysis.data import Report
 from sb3_ppo_variants.fileio import atomic_open
 
 FIGURE_WIDTH = 9.0
@@ -26,8 +25,15 @@ def _colors(variants: list[str]) -> dict[str, str]:
     return {variant: PALETTE[i % len(PALETTE)] for i, variant in enumerate(sorted(variants))}
 
 
-def _save(figure: Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.svg atomically (temporary file in ``out_dir``, then ``os.replace``)."""
+def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
+    """
+    Write a figure as ``name``.png and ``name``.svg atomically (temporary file in ``out_dir``, then ``os.replace``).
+
+    :param figure: a figure made with ``matplotlib.figure.Figure`` (not pyplot); it gets an Agg canvas
+    :param out_dir: existing directory
+    :param name: file name without suffix
+    :return: the paths written
+    """
     FigureCanvasAgg(figure)
     paths = []
     for fmt in ("png", "svg"):
@@ -72,7 +78,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% bootstrap CI")
-    return _save(figure, out_dir, "learning_curves")
+    return save_figure(figure, out_dir, "learning_curves")
 
 
 def aggregate_intervals(report: Report, out_dir: Path) -> list[Path]:
@@ -101,7 +107,7 @@ def aggregate_intervals(report: Report, out_dir: Path) -> list[Path]:
     axes[0].set_yticks(y, [f"{v} ({n} envs)" for v, n in zip(aggregate["variant"], aggregate["n_envs"], strict=True)])
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(f"Aggregate over environments: IQM (black line) and {confidence}% stratified bootstrap CI (bar)")
-    return _save(figure, out_dir, "aggregate_iqm")
+    return save_figure(figure, out_dir, "aggregate_iqm")
 
 
 def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
@@ -129,21 +135,21 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
     ax.set_ylabel("variant X")
     ax.set_title("Probability of improvement P(X > Y)\n(final return, averaged over environments)")
     figure.colorbar(image, ax=ax, label="P(X > Y) + 0.5 P(X = Y)", shrink=0.85)
-    return _save(figure, out_dir, "probability_of_improvement")
+    return save_figure(figure, out_dir, "probability_of_improvement")
 
 
-def make_figures(source: Report | Records | str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+def make_figures(report: Report, out_dir: str | os.PathLike) -> list[Path]:
     """
-    Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG:
-    ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``), ``aggregate_iqm`` (needs at least one
-    environment with reference scores) and ``probability_of_improvement``. A figure without data is not written,
-    which the returned list shows.
+    Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG.
 
-    :param source: a report, or records / an experiment directory to build one with default settings
+    The figures are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``), ``aggregate_iqm`` (needs at
+    least one environment with reference scores) and ``probability_of_improvement``. A figure without data is not
+    written, which the returned list shows.
+
+    :param report: a report built by ``build_report``
     :param out_dir: output directory
     :return: paths of the files written
     """
-    report = source if isinstance(source, Report) else build_report(source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

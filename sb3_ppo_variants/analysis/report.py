@@ -1,61 +1,51 @@
 """
-Compute the report tables from the run records (docs/records.md) and export them (the ``ppo-variants report`` command).
+Build a report from the run records of an experiment (docs/records.md): which runs enter, and the curves each gets.
 
 Which runs enter the metrics:
 
 - ``ok`` and ``diverged`` runs are *completed* and enter every metric;
 - ``failed`` runs (an error other than divergence) and ``incomplete`` runs (no status.json yet) are kept,
   counted and listed, but enter no metric: their curves stop at an arbitrary point unrelated to the variant;
-- a diverged run's evaluation curve ends at its last evaluation before the divergence. With
-  ``diverged="hold"`` (default) the remaining evaluation points of its (environment, variant) grid repeat
-  that last evaluation, so the curve up to divergence counts and the final return is the last evaluation
-  before divergence. With ``diverged="worst"`` they get the lowest evaluation return observed in that
-  environment among completed runs, i.e. a diverged run is scored as the worst from divergence on.
+- a diverged run's evaluation curve ends at its last evaluation before the divergence. Its curve is scored on the
+  grid of its (environment, variant) group: the evaluation timesteps of the group's completed runs or, when none of
+  them is ok (every run diverged), those of the environment's ok runs, so that diverging early never shortens the
+  curve a run is scored on. With ``diverged="worst"`` (default) its points after the divergence get the lowest
+  evaluation return observed in that environment among completed runs: a diverged run is scored as the worst from
+  divergence on, so diverging early is never rewarded (with "hold", a run that diverged at its first update keeps
+  the score of its initial policy and can outrank a variant that learned and then dipped). With
+  ``diverged="hold"`` they repeat its last evaluation, so the final return is the last evaluation before divergence.
+
+The tables themselves are computed by ``sb3_ppo_variants.analysis.tables`` from per-run arrays.
 """
 
 import math
 import os
-import sys
-import zlib
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis import metrics
-from sb3_ppo_variants.analysis.data import COMPLETED, FORMATS, STATUSES, Records, Report, load_records
-from sb3_ppo_variants.analysis.export import render
+from sb3_ppo_variants.analysis import metrics, tables
+from sb3_ppo_variants.analysis.data import COMPLETED, STATUSES, Records, Report, load_records
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
-from sb3_ppo_variants.analysis.stats import (
-    iqm,
-    iqm_mean_median,
-    normalize,
-    probability_of_improvement,
-    stratified_bootstrap_ci,
-)
-from sb3_ppo_variants.fileio import write_atomic
+from sb3_ppo_variants.analysis.stats import normalize
 
-__all__ = ["Records", "Report", "build_report", "load_records", "report_command"]
+__all__ = ["DIVERGED_POLICIES", "build_report"]
 
-DIVERGED_POLICIES = ("hold", "worst")
-# Per-run metrics summarised across seeds with IQM / mean / median and their bootstrap intervals.
-RUN_METRICS = ("final_return", "auc", "max_drawdown", "within_run_dispersion")
-SUMMARIES = ("iqm", "mean", "median")
-# Elements of one bootstrap chunk of a learning curve (resamples x runs x evaluation points), to bound memory.
-CURVE_CHUNK_ELEMENTS = 4_000_000
+DIVERGED_POLICIES = ("worst", "hold")
+CURVE_COLUMNS = ["env_id", "variant", "timesteps", "iqm", "low", "high", "n_runs"]
+PROBLEM_COLUMNS = ["run_id", "env_id", "variant", "seed", "status", "diverged_at_update", "error"]
 
 
-def _rng(seed: int, *keys: str) -> np.random.Generator:
-    """A generator that depends only on the seed and the keys, so one group's interval ignores the others."""
-    return np.random.default_rng([seed, zlib.crc32("|".join(keys).encode())])
+def _fill(matrix: np.ndarray, is_diverged: np.ndarray, diverged: str, worst: float) -> np.ndarray:
+    """
+    Fill the NaN evaluation points of a (runs, points) matrix following the ``diverged`` policy.
 
-
-def _fill(matrix: np.ndarray, diverged: str, worst: float) -> np.ndarray:
-    """Fill the NaN evaluation points of a (runs, points) matrix following the ``diverged`` policy."""
+    With ``diverged="worst"`` the points after the last evaluation of a diverged run get ``worst``; every other NaN
+    repeats the run's previous evaluation.
+    """
     valid = ~np.isnan(matrix)
     if diverged == "worst":
-        after_last = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] == 0
+        after_last = (np.cumsum(valid[:, ::-1], axis=1)[:, ::-1] == 0) & is_diverged[:, None]
         matrix = np.where(after_last, worst, matrix)
         valid = ~np.isnan(matrix)
     last_valid = np.maximum.accumulate(np.where(valid, np.arange(matrix.shape[1]), 0), axis=1)
@@ -68,33 +58,36 @@ def _wide(table: pd.DataFrame, columns: str, values: str) -> pd.DataFrame:
     return table.pivot(index="run_id", columns=columns, values=values)
 
 
-def _group_matrix(wide: pd.DataFrame, run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of ``wide`` for ``run_ids``, restricted to the columns some of these runs have."""
+def _group_matrix(wide: pd.DataFrame, run_ids: list[str], grid_run_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``wide`` for ``run_ids``, restricted to the columns these runs or those of ``grid_run_ids`` have."""
     sub = wide.reindex(run_ids)
-    sub = sub.loc[:, sub.notna().any(axis=0)]
+    sub = sub.loc[:, sub.notna().any(axis=0) | wide.reindex(grid_run_ids).notna().any(axis=0)]
     return sub.to_numpy(dtype=float), sub.columns.to_numpy(dtype=float)
 
 
-def _nan_or(function: Callable[[np.ndarray], float], values: np.ndarray) -> float:
-    finite = values[~np.isnan(values)]
-    return float(function(finite)) if finite.size else math.nan
-
-
-def _curve(returns: np.ndarray, n_resamples: int, confidence: float, rng: np.random.Generator) -> np.ndarray:
-    """IQM and bootstrap bounds per evaluation point, shape (3, points), in chunks of points to bound memory."""
-    runs, points = returns.shape
-    chunk = max(1, CURVE_CHUNK_ELEMENTS // (n_resamples * runs))
-    parts = [
-        stratified_bootstrap_ci(returns[:, start : start + chunk], iqm, n_resamples, confidence, rng)
-        for start in range(0, points, chunk)
-    ]
-    return np.array([np.concatenate([np.atleast_1d(part[i]) for part in parts]) for i in range(3)])
+def _completed_curves(
+    returns_wide: pd.DataFrame, completed: pd.DataFrame, env_ok_run_ids: list[str], diverged: str, worst: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    The (runs, points) returns of the completed runs of one group on its grid (see the module docstring), filled by
+    ``_fill``, and the timesteps; ``env_ok_run_ids`` are the ok runs of the environment.
+    """
+    run_ids = completed["run_id"].tolist()
+    is_diverged = (completed["status"] == "diverged").to_numpy()
+    raw, timesteps = _group_matrix(returns_wide, run_ids, env_ok_run_ids if is_diverged.all() else [])
+    no_eval = [run_id for run_id, empty in zip(run_ids, np.isnan(raw).all(axis=1), strict=True) if empty]
+    if no_eval or raw.shape[1] == 0:
+        raise ValueError(f"completed runs without any evaluation in eval.csv: {no_eval or run_ids}")
+    returns = _fill(raw, is_diverged, diverged, worst)
+    if np.isnan(returns).any():
+        raise ValueError(f"runs {run_ids} do not all evaluate at the first timesteps {timesteps[0]}")
+    return returns, timesteps
 
 
 def build_report(
     source: str | os.PathLike | Records,
     final_k: int = 3,
-    diverged: str = "hold",
+    diverged: str = "worst",
     thresholds: dict[str, float] | None = None,
     kl_threshold: float = 0.05,
     cvar_alpha: float = 0.25,
@@ -104,21 +97,22 @@ def build_report(
     seed: int = 0,
 ) -> Report:
     """
-    Compute the report tables from the records of an experiment.
+    Build the report tables from the records of an experiment.
 
-    Per (environment, variant), over completed runs (``ok`` and ``diverged``; see the module docstring for
-    how diverged runs enter): final return (mean of the last ``final_k`` evaluations), AUC (mean return over
-    all evaluation points), largest drawdown and within-run dispersion, each as IQM / mean / median across
-    seeds with percentile bootstrap intervals, and the sample standard deviation (ddof = 1); timesteps to
-    reach the threshold (median across seeds, ``inf`` when fewer than half reach it, and the number that
-    reach it); IQR and lower CVaR of the final return across seeds; from train.csv, the median and the
-    largest per-run maximum of ``ratio_max``, the median per-run maximum of ``approx_kl`` and the mean number
-    of updates per run with ``approx_kl > kl_threshold``. The aggregate pools normalised scores over the
-    environments with reference scores, with a bootstrap stratified by environment.
+    Per (environment, variant), over completed runs (``ok`` and ``diverged``; see the module docstring for how
+    diverged runs enter), the columns of ``tables.sample_efficiency``, ``tables.stability`` and
+    ``tables.training_diagnostics``: final return (mean of the last ``final_k`` evaluations), AUC (mean return over
+    all evaluation points), largest drawdown and within-run dispersion, each as IQM / mean / median across seeds with
+    percentile bootstrap intervals, and the sample standard deviation; timesteps to reach the threshold (median
+    across seeds, ``inf`` unless more than half of the runs reach it, and the number that reach it); IQR and lower
+    CVaR of the final return across seeds; from train.csv, the median and the largest per-run maximum of
+    ``ratio_max``, the median per-run maximum of ``approx_kl`` and the mean number of updates per run with
+    ``approx_kl > kl_threshold``. The aggregate (``tables.aggregate``) summarises normalised final return and AUC
+    over the environments with reference scores as rliable does, with a bootstrap stratified by environment.
 
     :param source: experiment directory, or records already loaded by ``load_records``
     :param final_k: number of final evaluations averaged into the final return
-    :param diverged: ``"hold"`` or ``"worst"``, how the evaluation points after a divergence are scored
+    :param diverged: ``"worst"`` or ``"hold"``, how the evaluation points after a divergence are scored
     :param thresholds: return thresholds per env_id for the timesteps-to-threshold metric; default
         ``references.THRESHOLDS``; environments without a threshold get NaN
     :param kl_threshold: ``approx_kl`` above which an update counts as a KL spike
@@ -145,88 +139,52 @@ def build_report(
         for env_id, group in completed.groupby("env_id", sort=False)
         if returns_wide.reindex(group["run_id"]).notna().to_numpy().any()
     }
+    ok_runs_by_env = runs[runs["status"] == "ok"].groupby("env_id")["run_id"].agg(list).to_dict()
 
     rows, curves, final_by_group, auc_by_group = [], [], {}, {}
     for (env_id, variant), group in runs.groupby(["env_id", "variant"], sort=True):
         counts = group["status"].value_counts()
         row: dict[str, object] = {"env_id": env_id, "variant": variant, "n_runs": len(group)}
         row |= {f"n_{status}": int(counts.get(status, 0)) for status in STATUSES}
-        run_ids = group.loc[group["status"].isin(COMPLETED), "run_id"].tolist()
+        group_completed = group[group["status"].isin(COMPLETED)]
+        run_ids = group_completed["run_id"].tolist()
         if run_ids:
-            raw, timesteps = _group_matrix(returns_wide, run_ids)
-            no_eval = [run_id for run_id, empty in zip(run_ids, np.isnan(raw).all(axis=1), strict=True) if empty]
-            if no_eval or raw.shape[1] == 0:
-                raise ValueError(f"completed runs without any evaluation in eval.csv: {no_eval or run_ids}")
-            returns = _fill(raw, diverged, worst_by_env[env_id])
-            if np.isnan(returns).any():
-                raise ValueError(
-                    f"runs {run_ids} of {env_id}/{variant} do not all evaluate at the first timesteps {timesteps[0]}"
-                )
-            per_run = np.column_stack(
-                [
-                    metrics.final_return(returns, min(final_k, returns.shape[1])),
-                    metrics.area_under_curve(returns),
-                    metrics.max_drawdown(returns),
-                    metrics.within_run_dispersion(returns) if returns.shape[1] > 1 else np.full(len(run_ids), np.nan),
-                ]
+            returns, timesteps = _completed_curves(
+                returns_wide, group_completed, ok_runs_by_env.get(env_id, []), diverged, worst_by_env[env_id]
             )
-            point, low, high = stratified_bootstrap_ci(
-                per_run, iqm_mean_median, n_resamples, confidence, _rng(seed, env_id, variant)
-            )
-            for m, name in enumerate(RUN_METRICS):
-                for s, summary in enumerate(SUMMARIES):
-                    row |= {
-                        f"{name}_{summary}": point[m, s],
-                        f"{name}_{summary}_low": low[m, s],
-                        f"{name}_{summary}_high": high[m, s],
-                    }
-                row[f"{name}_std"] = per_run[:, m].std(ddof=1) if len(run_ids) > 1 else math.nan
+            final = metrics.final_return(returns, min(final_k, returns.shape[1]))
+            auc = metrics.area_under_curve(returns)
             threshold = thresholds.get(env_id, math.nan)
-            to_threshold = metrics.timesteps_to_threshold(returns, timesteps, threshold) if not math.isnan(threshold) else None
-            row |= {
-                "threshold": threshold,
-                "steps_to_threshold_median": math.nan if to_threshold is None else float(np.median(to_threshold)),
-                "n_reached": math.nan if to_threshold is None else int(np.isfinite(to_threshold).sum()),
-                "final_return_seed_iqr": float(metrics.iqr_across_seeds(per_run[:, 0])),
-                "final_return_lower_cvar": float(metrics.lower_cvar(per_run[:, 0], cvar_alpha)),
-            }
-            ratio = metrics.max_ratio(ratio_wide.reindex(run_ids).to_numpy(dtype=float))
-            kl = kl_wide.reindex(run_ids).to_numpy(dtype=float)
-            row |= {
-                "ratio_max_median": _nan_or(np.median, ratio),
-                "ratio_max_worst": _nan_or(np.max, ratio),
-                "approx_kl_max_median": _nan_or(np.median, metrics.max_kl(kl)),
-                "kl_spikes_mean": float(metrics.kl_spikes(kl, kl_threshold).mean()) if kl.shape[1] else math.nan,
-            }
-            final_by_group[env_id, variant] = per_run[:, 0]
-            auc_by_group[env_id, variant] = per_run[:, 1]
+            to_threshold = None if math.isnan(threshold) else metrics.timesteps_to_threshold(returns, timesteps, threshold)
+            within = metrics.within_run_dispersion(returns) if returns.shape[1] > 1 else np.full(len(run_ids), np.nan)
+            group_seed = tables.bootstrap_seed(seed, env_id, variant)
+            row["threshold"] = threshold
+            row |= tables.sample_efficiency(final, auc, to_threshold, n_resamples, confidence, group_seed)
+            row |= tables.stability(
+                metrics.max_drawdown(returns), within, final, cvar_alpha, n_resamples, confidence, group_seed
+            )
+            row |= tables.training_diagnostics(
+                ratio_wide.reindex(run_ids).to_numpy(dtype=float), kl_wide.reindex(run_ids).to_numpy(dtype=float), kl_threshold
+            )
+            final_by_group[env_id, variant], auc_by_group[env_id, variant] = final, auc
             if curve_resamples:
-                band = _curve(returns, curve_resamples, confidence, _rng(seed, "curve", env_id, variant))
-                curves.append(
-                    pd.DataFrame(
-                        {
-                            "env_id": env_id,
-                            "variant": variant,
-                            "timesteps": timesteps,
-                            "iqm": band[0],
-                            "low": band[1],
-                            "high": band[2],
-                        }
-                    ).assign(n_runs=len(run_ids))
+                band = tables.learning_curve_band(
+                    returns, timesteps, curve_resamples, confidence, tables.bootstrap_seed(seed, "curve", env_id, variant)
                 )
+                curves.append(band.assign(env_id=env_id, variant=variant)[CURVE_COLUMNS])
         rows.append(row)
 
-    variants = sorted(runs["variant"].unique())
-    problems = runs.loc[
-        runs["status"] != "ok", ["run_id", "env_id", "variant", "seed", "status", "diverged_at_update", "error"]
-    ]
+    normalised = {
+        (env_id, variant): {"final_return": normalize(final, env_id), "auc": normalize(auc_by_group[env_id, variant], env_id)}
+        for (env_id, variant), final in final_by_group.items()
+        if env_id in RANDOM_SCORES and env_id in REFERENCE_SCORES
+    }
+    problems = runs.loc[runs["status"] != "ok", PROBLEM_COLUMNS]
     return Report(
         per_env=pd.DataFrame(rows),
-        aggregate=_aggregate(final_by_group, auc_by_group, variants, n_resamples, confidence, seed),
-        improvement=_improvement(final_by_group, variants),
-        curves=pd.concat(curves, ignore_index=True)
-        if curves
-        else pd.DataFrame(columns=["env_id", "variant", "timesteps", "iqm", "low", "high", "n_runs"]),
+        aggregate=tables.aggregate(normalised, n_resamples, confidence, seed),
+        improvement=tables.improvement(final_by_group, sorted(runs["variant"].unique())),
+        curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS),
         problems=problems.reset_index(drop=True),
         settings={
             "final_k": final_k,
@@ -240,85 +198,3 @@ def build_report(
             "seed": seed,
         },
     )
-
-
-def _aggregate(
-    final_by_group: dict[tuple[str, str], np.ndarray],
-    auc_by_group: dict[tuple[str, str], np.ndarray],
-    variants: list[str],
-    n_resamples: int,
-    confidence: float,
-    seed: int,
-) -> pd.DataFrame:
-    """Normalised final return and AUC per variant, pooled over environments with references, stratified by environment."""
-    rows = []
-    for variant in variants:
-        envs = sorted(
-            env for env, var in final_by_group if var == variant and env in RANDOM_SCORES and env in REFERENCE_SCORES
-        )
-        if not envs:
-            continue
-        strata = [
-            np.column_stack([normalize(final_by_group[env, variant], env), normalize(auc_by_group[env, variant], env)])
-            for env in envs
-        ]
-        point, low, high = stratified_bootstrap_ci(
-            strata, iqm_mean_median, n_resamples, confidence, _rng(seed, "aggregate", variant)
-        )
-        row: dict[str, object] = {
-            "variant": variant,
-            "n_envs": len(envs),
-            "n_runs": sum(len(s) for s in strata),
-            "environments": ", ".join(envs),
-        }
-        for m, name in enumerate(("final_return", "auc")):
-            for s, summary in enumerate(SUMMARIES):
-                row |= {
-                    f"{name}_{summary}": point[m, s],
-                    f"{name}_{summary}_low": low[m, s],
-                    f"{name}_{summary}_high": high[m, s],
-                }
-        rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["variant", "n_envs", "n_runs", "environments"])
-
-
-def _improvement(final_by_group: dict[tuple[str, str], np.ndarray], variants: list[str]) -> pd.DataFrame:
-    """P(row variant > column variant) on final return, averaged over the environments both have."""
-    table = pd.DataFrame(math.nan, index=pd.Index(variants, name="variant"), columns=variants)
-    for x in variants:
-        for y in variants:
-            envs = sorted(env for env, var in final_by_group if var == x and (env, y) in final_by_group)
-            if envs:
-                table.loc[x, y] = probability_of_improvement(
-                    [final_by_group[env, x] for env in envs], [final_by_group[env, y] for env in envs]
-                )
-    return table
-
-
-def report_command(directory: str, fmt: str = "md", out: str | None = None, plots: bool = False) -> int:
-    """
-    ``ppo-variants report DIR [--format md|csv|latex|json] [--out PATH] [--plots]``: build the report of an
-    experiment directory with the default settings of ``build_report`` and export it.
-
-    :param directory: experiment output directory
-    :param fmt: ``md``, ``csv``, ``latex`` or ``json``
-    :param out: file to write (atomically: temporary file in the same directory, then ``os.replace``);
-        None prints to stdout
-    :param plots: also write the figures (PNG and SVG, see ``plots.make_figures``) into the directory of
-        ``out``, or into ``DIR/report/`` when ``out`` is None; their paths are printed to stderr
-    :return: exit status, 0
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {list(FORMATS)}, got {fmt!r}")
-    report = build_report(directory)
-    text = render(report, fmt)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(out, text)
-    if plots:
-        from sb3_ppo_variants.analysis.plots import make_figures  # matplotlib is imported only when figures are asked for
-
-        for path in make_figures(report, Path(out).parent if out is not None else Path(directory) / "report"):
-            print(path, file=sys.stderr)
-    return 0

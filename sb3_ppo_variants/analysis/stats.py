@@ -1,6 +1,7 @@
 """
-Statistics across seeds: interquartile mean, stratified bootstrap confidence intervals, probability of
-improvement and normalisation, in numpy only (definitions follow rliable, Agarwal et al. 2021).
+Statistics across seeds and tasks: interquartile mean, rliable's aggregates (IQM, mean, median, optimality gap),
+stratified bootstrap confidence intervals, probability of improvement and normalisation, in numpy only
+(definitions follow rliable, Agarwal et al. 2021).
 """
 
 from collections.abc import Callable, Sequence
@@ -9,7 +10,11 @@ import numpy as np
 
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 
+# statistic(*strata) -> array: each stratum shaped (..., runs), see stratified_bootstrap_ci
 Statistic = Callable[..., np.ndarray]
+# Names of the summaries stacked by iqm_mean_median and by aggregate_summaries, in order.
+SEED_SUMMARIES = ("iqm", "mean", "median")
+AGGREGATE_SUMMARIES = ("iqm", "mean", "median", "optimality_gap")
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
@@ -37,8 +42,9 @@ def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
 
 def iqm_mean_median(values: np.ndarray, axis: int = -1) -> np.ndarray:
     """
-    IQM (as ``iqm``), mean and median along ``axis`` from a single sort, stacked on a new last axis in
-    that order. For ``n`` values the median is the middle value (odd ``n``) or the mean of the two middle values.
+    IQM, mean and median along ``axis`` from a single sort, stacked on a new last axis (``SEED_SUMMARIES``).
+
+    The IQM is ``iqm``'s; for ``n`` values the median is the middle value (odd ``n``) or the mean of the two middle values.
 
     :param values: array with at least one value along ``axis``
     :param axis: axis to reduce
@@ -55,6 +61,79 @@ def iqm_mean_median(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.stack([ordered[..., cut : n - cut].mean(axis=-1), values.mean(axis=-1), median], axis=-1)
 
 
+def aggregate_iqm(*tasks: np.ndarray) -> np.ndarray:
+    """
+    Interquartile mean of the runs of all tasks pooled (rliable's ``aggregate_iqm``: 25% trimmed mean over runs x tasks).
+
+    A task with more runs weighs more, as in rliable; see ``iqm`` for the trimming.
+
+    :param tasks: one array per task shaped (..., runs), the runs on the last axis; tasks may differ in runs
+    :return: shape (...)
+    """
+    return iqm(np.concatenate(_runs_last(tasks), axis=-1), axis=-1)
+
+
+def aggregate_mean(*tasks: np.ndarray) -> np.ndarray:
+    """
+    Mean over tasks of the per-task mean over runs (rliable's ``aggregate_mean``): each task weighs the same.
+
+    :param tasks: one array per task shaped (..., runs), the runs on the last axis; tasks may differ in runs
+    :return: shape (...)
+    """
+    return np.mean(_task_means(tasks), axis=0)
+
+
+def aggregate_median(*tasks: np.ndarray) -> np.ndarray:
+    """
+    Median over tasks of the per-task mean over runs (rliable's ``aggregate_median``): each task weighs the same.
+
+    :param tasks: one array per task shaped (..., runs), the runs on the last axis; tasks may differ in runs
+    :return: shape (...)
+    """
+    return np.median(_task_means(tasks), axis=0)
+
+
+def aggregate_optimality_gap(*tasks: np.ndarray, gamma: float = 1.0) -> np.ndarray:
+    """
+    Optimality gap: how far scores fall short of ``gamma``, ``mean over tasks of mean over runs of max(gamma - score, 0)``.
+
+    rliable's ``aggregate_optimality_gap`` is ``gamma - mean(minimum(scores, gamma))`` over a (runs x tasks) matrix, the
+    same value when every task has the same number of runs, since ``gamma - min(x, gamma) = max(gamma - x, 0)``. With
+    unequal run counts this is the mean of per-task means, so each task weighs the same (as ``aggregate_mean``).
+    Lower is better; scores above ``gamma`` count as ``gamma``.
+
+    :param tasks: one array per task shaped (..., runs), the runs on the last axis; tasks may differ in runs
+    :param gamma: the score regarded as optimal (1 on normalised scores)
+    :return: shape (...)
+    """
+    return np.mean([np.maximum(gamma - task, 0.0).mean(axis=-1) for task in _runs_last(tasks)], axis=0)
+
+
+def aggregate_summaries(*tasks: np.ndarray) -> np.ndarray:
+    """
+    The four aggregates of rliable in one call, stacked on a new last axis (``AGGREGATE_SUMMARIES``).
+
+    In order: ``aggregate_iqm``, ``aggregate_mean``, ``aggregate_median`` and ``aggregate_optimality_gap`` (gamma = 1).
+
+    :param tasks: one array per task shaped (..., runs), the runs on the last axis; tasks may differ in runs
+    :return: shape (..., 4)
+    """
+    return np.stack(
+        [aggregate_iqm(*tasks), aggregate_mean(*tasks), aggregate_median(*tasks), aggregate_optimality_gap(*tasks)], axis=-1
+    )
+
+
+def _runs_last(tasks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    arrays = [np.asarray(task, dtype=float) for task in tasks]
+    if not arrays or any(array.ndim == 0 or array.shape[-1] == 0 for array in arrays):
+        raise ValueError("tasks must be one or more arrays, each with at least one run along the last axis")
+    return arrays
+
+
+def _task_means(tasks: Sequence[np.ndarray]) -> np.ndarray:
+    return np.stack([task.mean(axis=-1) for task in _runs_last(tasks)])
+
+
 def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     groups = (
         [np.asarray(strata, dtype=float)] if isinstance(strata, np.ndarray) else [np.asarray(s, dtype=float) for s in strata]
@@ -68,28 +147,33 @@ def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def stratified_bootstrap_ci(
     strata: np.ndarray | Sequence[np.ndarray],
-    statistic: Statistic = iqm,
+    statistic: Statistic = aggregate_iqm,
     n_resamples: int = 2000,
     confidence: float = 0.95,
-    seed: int | np.random.Generator | None = 0,
+    seed: int | Sequence[int] | np.random.Generator | None = 0,
 ) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float]:
     """
-    Point estimate and percentile bootstrap confidence interval of ``statistic`` over runs.
+    Point estimate and stratified bootstrap confidence interval of ``statistic``, as rliable's ``get_interval_estimates``.
 
-    Stratified as in rliable: each resample draws, independently for every stratum (environment / task),
-    as many runs as the stratum has, with replacement, from that stratum only; the statistic is then
-    computed on all resampled runs pooled. The interval is given by the ``(1 - confidence) / 2`` and
-    ``(1 + confidence) / 2`` percentiles of the ``n_resamples`` bootstrap statistics. All resamples are
-    drawn as one index matrix per stratum, so there is no Python loop over resamples.
+    Stratified as in rliable: each resample draws, independently for every stratum (environment / task), as many
+    runs as the stratum has, with replacement, from that stratum only. The statistic receives the strata as separate
+    arrays, ``statistic(*strata)``, each with its runs on the last axis, so it can weigh the tasks as it defines
+    (``aggregate_mean`` weighs each task the same, ``aggregate_iqm`` pools the runs). The interval is given by the
+    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` percentiles of the ``n_resamples`` bootstrap statistics. All
+    resamples are drawn as one index matrix per stratum and passed to the statistic at once (as a leading axis), so
+    there is no Python loop over resamples.
 
     :param strata: one array shaped (runs, ...) or a sequence of such arrays (one per stratum, same trailing
-        shape); trailing dimensions (e.g. evaluation points) are kept and get one interval each
-    :param statistic: function ``statistic(values, axis=...)`` reducing the runs axis, e.g. ``iqm``, ``np.mean``,
-        ``np.median``
+        shape); trailing dimensions (e.g. metrics or evaluation points) are kept and get one interval each
+    :param statistic: function of one array per stratum, each shaped (..., runs), that reduces the last axis (runs)
+        of each and broadcasts over the others; it may append axes (several statistics at once). E.g. ``iqm`` or
+        ``iqm_mean_median`` for one stratum, ``aggregate_iqm``, ``aggregate_mean``, ``aggregate_median``,
+        ``aggregate_optimality_gap`` or ``aggregate_summaries`` for any number
     :param n_resamples: number of bootstrap resamples, at least 1
     :param confidence: confidence level in (0, 1)
-    :param seed: seed or ``numpy.random.Generator``; the same seed gives the same interval
-    :return: ``(point, low, high)``, floats or arrays of the trailing shape
+    :param seed: anything ``numpy.random.default_rng`` accepts (an int, a sequence of ints, a ``Generator``);
+        the same seed gives the same interval
+    :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends)
     """
     groups = _strata(strata)
     if n_resamples < 1:
@@ -97,22 +181,21 @@ def stratified_bootstrap_ci(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     rng = np.random.default_rng(seed)
-    point = statistic(np.concatenate(groups, axis=0), axis=0)
     # Runs go last so that each statistic reduces a contiguous axis: shape (trailing..., resamples, runs).
-    resampled = np.concatenate(
-        [
-            np.take(
-                np.ascontiguousarray(np.moveaxis(group, 0, -1)),
-                rng.integers(0, len(group), size=(n_resamples, len(group))),
-                axis=-1,
-            )
-            for group in groups
-        ],
-        axis=-1,
-    )
-    bootstrap = statistic(resampled, axis=-1)
+    runs_last = [np.ascontiguousarray(np.moveaxis(group, 0, -1)) for group in groups]
+    point = statistic(*runs_last)
+    resampled = [
+        np.take(group, rng.integers(0, group.shape[-1], size=(n_resamples, group.shape[-1])), axis=-1) for group in runs_last
+    ]
+    bootstrap = np.asarray(statistic(*resampled))
+    trailing = groups[0].shape[1:]
+    if bootstrap.shape[: len(trailing) + 1] != (*trailing, n_resamples):
+        raise ValueError(
+            "statistic must reduce the last axis (runs) of each stratum and keep the others: for strata of trailing shape "
+            f"{trailing} and {n_resamples} resamples it returned shape {bootstrap.shape}"
+        )
     quantiles = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
-    low, high = np.percentile(bootstrap, quantiles, axis=groups[0].ndim - 1)
+    low, high = np.percentile(bootstrap, quantiles, axis=len(trailing))
     return point, low, high
 
 
@@ -127,9 +210,10 @@ def _per_task(scores: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.n
 
 def probability_of_improvement(x: np.ndarray | Sequence[np.ndarray], y: np.ndarray | Sequence[np.ndarray]) -> float:
     """
-    Probability of improvement of X over Y: ``P(X > Y) + 0.5 P(X = Y)`` for a run of X and a run of Y drawn
-    independently (the Mann-Whitney U statistic divided by ``n * m``), averaged over tasks with equal weight,
-    as in rliable. It lies in [0, 1], is 0.5 for identical samples, and P(X, Y) + P(Y, X) = 1.
+    Probability of improvement of X over Y, averaged over tasks with equal weight, as in rliable.
+
+    Per task it is ``P(X > Y) + 0.5 P(X = Y)`` for a run of X and a run of Y drawn independently (the Mann-Whitney U
+    statistic divided by ``n * m``). It lies in [0, 1], is 0.5 for identical samples, and P(X, Y) + P(Y, X) = 1.
 
     :param x: scores of X, one 1-D array of runs or a sequence of them (one per task)
     :param y: scores of Y, same number of tasks as ``x`` (runs per task may differ)

@@ -1,0 +1,257 @@
+"""
+The report's tables, one function per group of metrics, from per-run metric arrays (no records, no files).
+
+Each per-(environment, variant) function returns the columns of one table row as a dict; ``aggregate`` and
+``improvement`` return whole tables. Summaries across seeds are named ``<metric>_<summary>`` with their bootstrap
+bounds ``<metric>_<summary>_low`` / ``_high`` (``summary_columns``). A report of another kind (a sweep, a paper's
+table) computes its own per-run arrays and calls the same functions.
+"""
+
+import math
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sb3_ppo_variants.analysis import metrics
+from sb3_ppo_variants.analysis.stats import (
+    AGGREGATE_SUMMARIES,
+    SEED_SUMMARIES,
+    aggregate_summaries,
+    iqm,
+    iqm_mean_median,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
+
+# Elements of one bootstrap chunk of a learning curve (resamples x runs x evaluation points), to bound memory.
+CURVE_CHUNK_ELEMENTS = 4_000_000
+Seed = int | Sequence[int]
+
+
+def bootstrap_seed(seed: int, *keys: str) -> list[int]:
+    """
+    Seed of one group's bootstrap, from the report's seed and the group's keys (e.g. environment and variant).
+
+    One group's intervals then depend only on its own runs, not on which other groups the report has.
+
+    :param seed: the report's seed
+    :param keys: names of the group
+    :return: a seed for ``numpy.random.default_rng``
+    """
+    return [seed, zlib.crc32("|".join(keys).encode())]
+
+
+def summary_columns(
+    name: str, summaries: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> dict[str, float]:
+    """
+    The columns ``<name>_<summary>``, ``<name>_<summary>_low`` and ``<name>_<summary>_high`` of a bootstrap result.
+
+    :param name: metric name, e.g. ``final_return``
+    :param summaries: summary names, e.g. ``SEED_SUMMARIES``
+    :param point: point estimates, one per summary
+    :param low: lower bounds, one per summary
+    :param high: upper bounds, one per summary
+    :return: the columns, summary by summary
+    """
+    columns = {}
+    for i, summary in enumerate(summaries):
+        columns |= {
+            f"{name}_{summary}": float(point[i]),
+            f"{name}_{summary}_low": float(low[i]),
+            f"{name}_{summary}_high": float(high[i]),
+        }
+    return columns
+
+
+def seed_summaries(per_run: Mapping[str, np.ndarray], n_resamples: int, confidence: float, seed: Seed) -> dict[str, float]:
+    """
+    IQM, mean and median across seeds of each per-run metric, with bootstrap intervals, and its standard deviation.
+
+    :param per_run: metric name -> values, one per run (the same runs for every metric)
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: seed of the bootstrap; all metrics are resampled with the same run indices
+    :return: ``summary_columns`` of each metric (``SEED_SUMMARIES``), then ``<metric>_std`` (ddof = 1, NaN for one run)
+    """
+    values = np.column_stack(list(per_run.values()))
+    point, low, high = stratified_bootstrap_ci(values, iqm_mean_median, n_resamples, confidence, seed)
+    columns: dict[str, float] = {}
+    for m, name in enumerate(per_run):
+        columns |= summary_columns(name, SEED_SUMMARIES, point[m], low[m], high[m])
+        columns[f"{name}_std"] = float(values[:, m].std(ddof=1)) if len(values) > 1 else math.nan
+    return columns
+
+
+def sample_efficiency(
+    final_return: np.ndarray,
+    auc: np.ndarray,
+    steps_to_threshold: np.ndarray | None,
+    n_resamples: int,
+    confidence: float,
+    seed: Seed,
+) -> dict[str, float]:
+    """
+    Sample-efficiency columns of one (environment, variant): final return, AUC and timesteps to a threshold.
+
+    :param final_return: per-run final return (``metrics.final_return``)
+    :param auc: per-run area under the curve (``metrics.area_under_curve``)
+    :param steps_to_threshold: per-run timesteps to the threshold, ``inf`` where never reached
+        (``metrics.timesteps_to_threshold``), or None when the environment has no threshold
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: seed of the bootstrap
+    :return: ``seed_summaries`` of ``final_return`` and ``auc``; ``steps_to_threshold_median``, the median across seeds,
+        which is ``inf`` unless more than half of the runs reach the threshold (with an even number of runs, exactly
+        half reaching it makes one of the two middle values infinite); ``n_reached``, the number of runs that reach it
+        (both NaN without a threshold)
+    """
+    columns = seed_summaries({"final_return": final_return, "auc": auc}, n_resamples, confidence, seed)
+    return columns | {
+        "steps_to_threshold_median": math.nan if steps_to_threshold is None else float(np.median(steps_to_threshold)),
+        "n_reached": math.nan if steps_to_threshold is None else int(np.isfinite(steps_to_threshold).sum()),
+    }
+
+
+def stability(
+    max_drawdown: np.ndarray,
+    within_run_dispersion: np.ndarray,
+    final_return: np.ndarray,
+    cvar_alpha: float,
+    n_resamples: int,
+    confidence: float,
+    seed: Seed,
+) -> dict[str, float]:
+    """
+    Stability columns of one (environment, variant): collapses and dispersion within runs and across seeds.
+
+    :param max_drawdown: per-run largest drawdown (``metrics.max_drawdown``)
+    :param within_run_dispersion: per-run dispersion (``metrics.within_run_dispersion``; NaN for a one-point curve)
+    :param final_return: per-run final return, whose spread across seeds is measured
+    :param cvar_alpha: fraction of worst seeds in the lower CVaR
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: seed of the bootstrap
+    :return: ``seed_summaries`` of ``max_drawdown`` and ``within_run_dispersion``; ``final_return_seed_iqr`` and
+        ``final_return_lower_cvar``
+    """
+    per_run = {"max_drawdown": max_drawdown, "within_run_dispersion": within_run_dispersion}
+    return seed_summaries(per_run, n_resamples, confidence, seed) | {
+        "final_return_seed_iqr": float(metrics.iqr_across_seeds(final_return)),
+        "final_return_lower_cvar": float(metrics.lower_cvar(final_return, cvar_alpha)),
+    }
+
+
+def _nan_or(function: Callable[[np.ndarray], float], values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(function(finite)) if finite.size else math.nan
+
+
+def training_diagnostics(ratio_max: np.ndarray, approx_kl: np.ndarray, kl_threshold: float) -> dict[str, float]:
+    """
+    Training-diagnostic columns of one (environment, variant): largest ratios, largest KLs and KL spikes.
+
+    Runs without updates (all NaN) are left out of the medians and of the worst ratio.
+
+    :param ratio_max: ``ratio_max`` of train.csv, shape (runs, updates), NaN-padded
+    :param approx_kl: ``approx_kl`` of train.csv, shape (runs, updates), NaN-padded
+    :param kl_threshold: ``approx_kl`` above which an update counts as a KL spike
+    :return: ``ratio_max_median`` and ``ratio_max_worst`` (median and largest over runs of the per-run maximum of
+        ``ratio_max``), ``approx_kl_max_median`` (median over runs of the per-run maximum of ``approx_kl``) and
+        ``kl_spikes_mean`` (mean over runs of the number of updates with ``approx_kl > kl_threshold``; NaN without
+        updates)
+    """
+    ratio = metrics.max_over_updates(ratio_max)
+    return {
+        "ratio_max_median": _nan_or(np.median, ratio),
+        "ratio_max_worst": _nan_or(np.max, ratio),
+        "approx_kl_max_median": _nan_or(np.median, metrics.max_over_updates(approx_kl)),
+        "kl_spikes_mean": float(metrics.kl_spikes(approx_kl, kl_threshold).mean()) if approx_kl.shape[1] else math.nan,
+    }
+
+
+def learning_curve_band(
+    returns: np.ndarray, timesteps: np.ndarray, n_resamples: int, confidence: float, seed: Seed
+) -> pd.DataFrame:
+    """
+    IQM across seeds of the return at each evaluation point, with its bootstrap confidence band.
+
+    The points are resampled in chunks (to bound memory), each chunk with the next draws of one generator.
+
+    :param returns: evaluation returns, shape (runs, evaluation points)
+    :param timesteps: timesteps of the evaluation points, shape (evaluation points,)
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the band
+    :param seed: seed of the bootstrap
+    :return: one row per evaluation point: ``timesteps, iqm, low, high, n_runs``
+    """
+    runs, points = returns.shape
+    rng = np.random.default_rng(seed)
+    chunk = max(1, CURVE_CHUNK_ELEMENTS // (n_resamples * runs))
+    parts = [
+        stratified_bootstrap_ci(returns[:, start : start + chunk], iqm, n_resamples, confidence, rng)
+        for start in range(0, points, chunk)
+    ]
+    point, low, high = (np.concatenate([np.atleast_1d(part[i]) for part in parts]) for i in range(3))
+    return pd.DataFrame({"timesteps": timesteps, "iqm": point, "low": low, "high": high, "n_runs": runs})
+
+
+def aggregate(
+    scores: Mapping[tuple[str, str], Mapping[str, np.ndarray]], n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
+    """
+    Aggregate over environments per variant: IQM, mean, median and optimality gap, as rliable defines them.
+
+    For each metric: ``iqm`` pools the runs of all environments (25% trimmed mean over runs x environments);
+    ``mean`` and ``median`` are the mean and the median over environments of the per-environment mean, and
+    ``optimality_gap`` the mean over environments of the per-environment mean of ``max(1 - score, 0)``, so each
+    environment weighs the same whatever its number of runs (see ``stats.aggregate_summaries``). Intervals come from
+    a bootstrap stratified by environment, seeded per variant.
+
+    :param scores: (env_id, variant) -> {metric name: per-run scores}, normalised so that 1 is the reference; every
+        entry has the same metric names
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: the report's seed
+    :return: one row per variant (sorted): ``variant, n_envs, n_runs, environments`` (comma-separated, sorted) and the
+        ``summary_columns`` of each metric (``AGGREGATE_SUMMARIES``)
+    """
+    rows = []
+    for variant in sorted({variant for _, variant in scores}):
+        envs = sorted(env for env, var in scores if var == variant)
+        names = list(scores[envs[0], variant])
+        strata = [np.column_stack([scores[env, variant][name] for name in names]) for env in envs]
+        point, low, high = stratified_bootstrap_ci(
+            strata, aggregate_summaries, n_resamples, confidence, bootstrap_seed(seed, "aggregate", variant)
+        )
+        row: dict[str, object] = {
+            "variant": variant,
+            "n_envs": len(envs),
+            "n_runs": sum(len(stratum) for stratum in strata),
+            "environments": ", ".join(envs),
+        }
+        for m, name in enumerate(names):
+            row |= summary_columns(name, AGGREGATE_SUMMARIES, point[m], low[m], high[m])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["variant", "n_envs", "n_runs", "environments"])
+
+
+def improvement(scores: Mapping[tuple[str, str], np.ndarray], variants: Sequence[str]) -> pd.DataFrame:
+    """
+    Probability of improvement of each variant over each other, averaged over the environments both have.
+
+    :param scores: (env_id, variant) -> per-run scores
+    :param variants: row and column labels, in order; a pair without a common environment gets NaN
+    :return: square table, ``table.loc[x, y]`` = P(score of x > score of y) + 0.5 P(equal)
+    """
+    table = pd.DataFrame(math.nan, index=pd.Index(list(variants), name="variant"), columns=list(variants))
+    for x in variants:
+        for y in variants:
+            envs = sorted(env for env, var in scores if var == x and (env, y) in scores)
+            if envs:
+                table.loc[x, y] = probability_of_improvement(
+                    [scores[env, x] for env in envs], [scores[env, y] for env in envs]
+                )
+    return table
