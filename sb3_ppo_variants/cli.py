@@ -49,11 +49,24 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
-    figure.add_argument("name", choices=("surrogates",), help="surrogates: the policy objectives for one sample against r")
+    figure.add_argument(
+        "name",
+        choices=("surrogates", "surrogates-family"),
+        help="the policy objectives for one sample against r: the package's first five (surrogates) or those published"
+        " since the PPO paper (surrogates-family)",
+    )
     figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
     # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
     figure.add_argument("--clip-range", type=float, default=0.5, help="ε (default: %(default)s)")
     figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
+
+    references = commands.add_parser("references", help="measure the scores that normalise returns (needs gymnasium)")
+    references.add_argument("kind", choices=("random",), help="random: the mean return of a uniformly random policy")
+    references.add_argument("env_ids", nargs="+", metavar="ENV_ID", help="gymnasium ids")
+    references.add_argument("--episodes", type=int, default=100, help="episodes per environment (default: %(default)s)")
+    references.add_argument(
+        "--out", help="JSON file to update (default: the package's sb3_ppo_variants/analysis/random_scores.json)"
+    )
     return parser
 
 
@@ -112,13 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args.dir, args.format, args.out, args.plots, args.diverged)
         if args.command == "figure":
-            from sb3_ppo_variants.analysis.surrogates import surrogate_figure
+            from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
 
-            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta):
+            curves = family_surrogates(args.clip_range, args.beta) if args.name == "surrogates-family" else None
+            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta, surrogates=curves):
                 print(path)
             return 0
         if args.command == "status":
             return _status(args.dir, args.verbose)
+        if args.command == "references":
+            from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
+
+            measured = write_random_scores(args.env_ids, args.episodes, args.out or RANDOM_SCORES_FILE)
+            for env_id, entry in measured.items():
+                print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
+            return 0
 
         from sb3_ppo_variants.runner import describe_plan, run_experiment
 

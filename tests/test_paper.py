@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from sb3_ppo_variants.analysis.paper import best_setting_scores, last_episodes_mean, normalize_paper
+from sb3_ppo_variants.analysis.references import RANDOM_SCORES, load_random_scores
+from sb3_ppo_variants.cli import main
 
 
 def test_last_100_episode_mean_with_more_and_fewer_episodes():
@@ -34,3 +36,16 @@ def test_paper_normalisation_random_is_zero_best_is_one():
     np.testing.assert_allclose(normalised["c"], [0.0, 0.0, 0.0])  # the random policy's score is 0
     with pytest.raises(ValueError, match="scale is undefined"):
         normalize_paper({"c": np.full(3, -100.0)}, random_score=-100.0)
+
+
+def test_random_scores_are_measured_by_the_command_and_reproduce(tmp_path):
+    # The stored CartPole-v1 score is the command's output: measuring again gives the same number
+    out = tmp_path / "random.json"
+    assert main(["references", "random", "CartPole-v1", "--episodes", "100", "--out", str(out)]) == 0
+    measured = load_random_scores(out)["CartPole-v1"]
+    stored = load_random_scores()["CartPole-v1"]
+    assert measured == stored
+    assert RANDOM_SCORES["CartPole-v1"] == stored["mean"]
+    assert main(["references", "random", "Acrobot-v1", "--episodes", "2", "--out", str(out)]) == 0
+    assert set(load_random_scores(out)) == {"Acrobot-v1", "CartPole-v1"}  # added, the others kept
+    assert main(["references", "random", "CartPole-v1", "--episodes", "0", "--out", str(out)]) == 2

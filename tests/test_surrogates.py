@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sb3_ppo_variants.analysis.surrogates import package_surrogates, per_sample_objective, surrogate_figure
+from sb3_ppo_variants.analysis.surrogates import family_surrogates, package_surrogates, per_sample_objective, surrogate_figure
 from sb3_ppo_variants.cli import main
 
 
@@ -41,3 +41,15 @@ def test_surrogate_figure_draws_any_list_of_objectives(tmp_path: Path) -> None:
 def test_figure_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["figure", "surrogates", "--out", str(tmp_path / "surrogates")]) == 0
     assert capsys.readouterr().out.split() == [str(tmp_path / "surrogates.png"), str(tmp_path / "surrogates.svg")]
+
+
+def test_family_curves_are_the_package_objectives():
+    # ε 0.2, β 1, r = 2. Â = +1: clip min(2, 1.2) = 1.2; clip-higher (ε_high 0.4) 1.4; dual-clip 1.2; spo 2 - 1 / 0.4 = -0.5;
+    # ppo-rb min(2, -0.6 + 1.3 * 1.2) = 0.96; clip + kl 1.2 - (1 - ln 2).
+    # Â = -1: clip, clip-higher, dual-clip (r < 3) and ppo-rb -2; spo -2 - 2.5 = -4.5; clip + kl -2 - (1 - ln 2).
+    curves = family_surrogates(clip_range=0.2, beta=1.0)
+    k3_of_2 = 1 - math.log(2)
+    expected = {1.0: [1.2, 1.4, 1.2, -0.5, 0.96, 1.2 - k3_of_2], -1.0: [-2.0, -2.0, -2.0, -4.5, -2.0, -2.0 - k3_of_2]}
+    for advantage, values in expected.items():
+        got = [per_sample_objective(objective, np.array([2.0]), advantage)[0] for _, objective in curves]
+        assert got == pytest.approx(values, abs=1e-12)

@@ -56,6 +56,46 @@ def package_surrogates(clip_range: float, beta: float) -> list[Surrogate]:
     ]
 
 
+def family_surrogates(clip_range: float, beta: float) -> list[Surrogate]:
+    """
+    The objectives published since the PPO paper, with PPO's clip for reference: clip-higher (ε_high = ε + 0.2),
+    dual-clip (c = 3), SPO, PPO-RB (α = 0.3) and clip with a KL penalty (k3 estimate, β).
+
+    ESPO's objective is cpi's r Â (its trust region is an early stop of the update, not a term of the objective), and
+    TR-PPO's trigger is the KL of the state's whole action distribution, which r alone does not determine: neither
+    has a curve of its own here.
+
+    :param clip_range: ε
+    :param beta: β of the KL penalty
+    :return: the (label, objective) pairs, in drawing order
+    """
+    import torch as th
+
+    from sb3_ppo_variants.kl import k3
+    from sb3_ppo_variants.objectives import (
+        clip_bounds,
+        clipped_kl_penalty_loss,
+        clipped_surrogate_loss,
+        dual_clip_loss,
+        rollback_loss,
+        spo_loss,
+    )
+
+    high = clip_range + 0.2
+    bounds = clip_bounds(clip_range)
+    return [
+        (f"clip  ε = {clip_range}", lambda r, adv: -clipped_surrogate_loss(r, adv, *bounds)),
+        (f"clip-higher  ε_high = {high:g}", lambda r, adv: -clipped_surrogate_loss(r, adv, *clip_bounds(clip_range, high))),
+        ("dual-clip  c = 3", lambda r, adv: -dual_clip_loss(r, adv, *bounds, 3.0)),
+        ("spo", lambda r, adv: -spo_loss(r, adv, clip_range)),
+        ("ppo-rb  α = 0.3", lambda r, adv: -rollback_loss(r, adv, clip_range, 0.3)),
+        (
+            f"clip + kl  β = {beta}, k3",
+            lambda r, adv: -clipped_kl_penalty_loss(r, adv, k3(th.log(r)), beta, *bounds),
+        ),
+    ]
+
+
 def per_sample_objective(objective: Objective, ratio: np.ndarray, advantage: float) -> np.ndarray:
     """
     Evaluate an objective for one sample at each ratio, in float64.
@@ -114,7 +154,7 @@ def surrogate_figure(
             else:
                 ax.set_xlim(0, 2.5)
                 ax.set_xlabel("probability ratio r")
-            ax.set_ylim(-3, 3)
+            ax.set_ylim(-3.5, 3)
             ax.set_ylabel("per-sample objective")
             ax.set_title(f"Â {'> 0' if advantage > 0 else '< 0'} (Â = {advantage:+.0f})" + ("" if log_axis else ", linear r"))
             ax.grid(alpha=0.3)
