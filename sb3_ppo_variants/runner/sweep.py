@@ -1,0 +1,162 @@
+"""
+Sweeps: hyperparameter axes in an experiment file, expanded into ordinary run configurations with stable ids.
+
+```toml
+[experiment]
+sweep_samples = 20            # random search: 20 configurations per (environment, variant); without it, a grid
+sweep_seed = 0                # the draws' seed, required with sweep_samples
+
+[variants.pg.sweep]           # also [envs.<id>.sweep]: an axis for every variant of that environment
+learning_rate = [3e-4, 1e-3, 3e-3]                 # grid values (with sweep_samples: a uniform choice among them)
+clip_range = { uniform = [0.1, 0.3] }             # random search only; also log_uniform = [low, high], choice = [...]
+```
+
+A configuration's id is a hash of its resolved hyperparameters, so the same settings get the same id in any file; its
+label names the variant and its swept values, e.g. ``pg[learning_rate=0.003]``.
+"""
+
+import hashlib
+import itertools
+import json
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DISTRIBUTIONS = ("log_uniform", "uniform", "choice")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """
+    One swept hyperparameter.
+
+    :param key: the argument's name
+    :param values: grid values (also the choices of a random search), or None for a distribution
+    :param distribution: ``log_uniform``, ``uniform`` or ``choice`` for a random search, or None for grid values
+    :param bounds: (low, high) of a ``log_uniform`` or ``uniform`` distribution
+    """
+
+    key: str
+    values: tuple[Any, ...] | None = None
+    distribution: str | None = None
+    bounds: tuple[float, float] | None = None
+
+    def endpoints(self) -> tuple[Any, ...]:
+        """
+        The values to validate before any run: every grid value or choice, the bounds of a distribution.
+
+        :return: the values
+        """
+        return self.values if self.values is not None else self.bounds
+
+    def draw(self, rng: np.random.Generator) -> Any:
+        """
+        One value of a random search.
+
+        :param rng: the generator
+        :return: the value
+        """
+        if self.values is not None:
+            return self.values[int(rng.integers(len(self.values)))]
+        low, high = self.bounds
+        if self.distribution == "log_uniform":
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return float(rng.uniform(low, high))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def parse_axis(key: str, value: Any) -> Axis:
+    """
+    Read one axis as written in a ``sweep`` table.
+
+    :param key: the argument's name
+    :param value: a non-empty list of distinct values, or a table with one of ``log_uniform = [low, high]``,
+        ``uniform = [low, high]`` or ``choice = [...]``
+    :return: the axis
+    :raises ValueError: naming the key and what is allowed
+    """
+    if isinstance(value, list):
+        return Axis(key, values=_distinct(key, value))
+    if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
+        raise ValueError(
+            f"sweep axis {key!r} must be a non-empty list of values or a table with one key of {DISTRIBUTIONS}, got {value!r}"
+        )
+    ((distribution, arguments),) = value.items()
+    if distribution == "choice":
+        if not isinstance(arguments, list):
+            raise ValueError(f"sweep axis {key!r}: choice must be a non-empty list of values, got {arguments!r}")
+        return Axis(key, values=_distinct(key, arguments), distribution="choice")
+    if not (isinstance(arguments, list) and len(arguments) == 2 and all(_number(bound) for bound in arguments)):
+        raise ValueError(f"sweep axis {key!r}: {distribution} must be [low, high], two finite numbers, got {arguments!r}")
+    low, high = (float(bound) for bound in arguments)
+    if low >= high:
+        raise ValueError(f"sweep axis {key!r}: {distribution} needs low < high, got [{low}, {high}]")
+    if distribution == "log_uniform" and low <= 0:
+        raise ValueError(f"sweep axis {key!r}: log_uniform needs positive bounds, got [{low}, {high}]")
+    return Axis(key, distribution=distribution, bounds=(low, high))
+
+
+def _distinct(key: str, values: list[Any]) -> tuple[Any, ...]:
+    if not values:
+        raise ValueError(f"sweep axis {key!r} must have at least one value")
+    canonical = [json.dumps(value, sort_keys=True) for value in values]
+    duplicates = sorted({text for text in canonical if canonical.count(text) > 1})
+    if duplicates:
+        raise ValueError(f"sweep axis {key!r} has duplicate values: {', '.join(duplicates)}")
+    return tuple(values)
+
+
+def expand(
+    axes: Mapping[str, Axis], samples: int | None = None, seed: int = 0, keys: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """
+    The swept values of every configuration: the grid (cartesian product, keys in sorted order, values in file order),
+    or ``samples`` random draws.
+
+    :param axes: key -> axis
+    :param samples: number of random configurations, or None for the grid
+    :param seed: seed of the random draws
+    :param keys: strings that make the draws of one (environment, variant) independent of the others' (e.g. their names)
+    :return: one dict of swept values per configuration; ``[{}]`` without axes
+    """
+    names = sorted(axes)
+    if samples is None:
+        return [dict(zip(names, values, strict=True)) for values in itertools.product(*(axes[name].values for name in names))]
+    rng = np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
+    return [{name: axes[name].draw(rng) for name in names} for _ in range(samples)]
+
+
+def config_id(env_id: str, algo: str, hyperparameters: Mapping[str, Any]) -> str:
+    """
+    A stable id of a configuration: a hash of the environment, the class and the hyperparameters as written.
+
+    :param env_id: the environment
+    :param algo: the registry name of the class
+    :param hyperparameters: the resolved hyperparameters (values as written in the file)
+    :return: 10 hexadecimal characters
+    """
+    text = json.dumps({"env_id": env_id, "algo": algo, "hyperparameters": hyperparameters}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def label(variant: str, swept: Mapping[str, Any]) -> str:
+    """
+    A readable name of a configuration: the variant and its swept values, e.g. ``pg[learning_rate=0.003]``.
+
+    :param variant: the variant entry's name
+    :param swept: the swept values
+    :return: the label; the variant's name when nothing is swept
+    """
+    if not swept:
+        return variant
+    values = ",".join(
+        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(swept.items())
+    )
+    return f"{variant}[{values}]"
