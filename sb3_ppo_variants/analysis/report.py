@@ -6,6 +6,8 @@ Which runs enter the metrics:
 - ``ok`` and ``diverged`` runs are *completed* and enter every metric;
 - ``failed`` runs (an error other than divergence) and ``incomplete`` runs (no status.json yet) are kept,
   counted and listed, but enter no metric: their curves stop at an arbitrary point unrelated to the variant;
+- ``corrupt`` runs (a record file fails the checks of ``sb3_ppo_variants.records.load_records``) are counted and
+  listed with the file and the problem, and enter no metric;
 - a diverged run's evaluation curve ends at its last evaluation before the divergence. With
   ``diverged="hold"`` (default) the remaining evaluation points of its (environment, variant) grid repeat
   that last evaluation, so the curve up to divergence counts and the final return is the last evaluation
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis import metrics
-from sb3_ppo_variants.analysis.data import COMPLETED, FORMATS, STATUSES, Records, Report, load_records
+from sb3_ppo_variants.analysis.data import FORMATS, Report
 from sb3_ppo_variants.analysis.export import render
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
 from sb3_ppo_variants.analysis.stats import (
@@ -35,8 +37,9 @@ from sb3_ppo_variants.analysis.stats import (
     stratified_bootstrap_ci,
 )
 from sb3_ppo_variants.fileio import write_atomic
+from sb3_ppo_variants.records import COMPLETED, STATUSES, RecordTables, load_records
 
-__all__ = ["Records", "Report", "build_report", "load_records", "report_command"]
+__all__ = ["RecordTables", "Report", "build_report", "load_records", "report_command"]
 
 DIVERGED_POLICIES = ("hold", "worst")
 # Per-run metrics summarised across seeds with IQM / mean / median and their bootstrap intervals.
@@ -92,7 +95,7 @@ def _curve(returns: np.ndarray, n_resamples: int, confidence: float, rng: np.ran
 
 
 def build_report(
-    source: str | os.PathLike | Records,
+    source: str | os.PathLike | RecordTables,
     final_k: int = 3,
     diverged: str = "hold",
     thresholds: dict[str, float] | None = None,
@@ -133,7 +136,7 @@ def build_report(
         raise ValueError(f"diverged must be one of {list(DIVERGED_POLICIES)}, got {diverged!r}")
     if curve_resamples < 0:
         raise ValueError(f"curve_resamples must be >= 0, got {curve_resamples}")
-    records = source if isinstance(source, Records) else load_records(source)
+    records = source if isinstance(source, RecordTables) else load_records(source)
     thresholds = THRESHOLDS if thresholds is None else thresholds
     runs = records.runs
     completed = runs[runs["status"].isin(COMPLETED)]
