@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 from torch import nn
 
+from sb3_ppo_variants import records
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_experiment, run_one, status_table
 from sb3_ppo_variants.runner.spec import algo_kwargs
-from sb3_ppo_variants.runner.store import read_status, write_record
+from sb3_ppo_variants.runner.store import save
+
+
+def read_status(directory: Path, run_id: str) -> str:
+    return records.run_status(directory, run_id)[0]
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -196,7 +202,7 @@ def test_a_different_experiment_file_is_not_mixed_into_an_output_directory(tmp_p
 def test_a_record_is_complete_only_once_its_status_is_written(tmp_path, monkeypatch):
     config = plan(load_experiment(experiment_file(tmp_path)))[0]
     record = run_one(config)
-    write_record(tmp_path, record)
+    save(tmp_path, record)
     assert read_status(tmp_path, config.run_id) == "ok"
 
     def crash(path, text):
@@ -204,12 +210,10 @@ def test_a_record_is_complete_only_once_its_status_is_written(tmp_path, monkeypa
             raise KeyboardInterrupt
         return original(path, text)
 
-    import sb3_ppo_variants.runner.store as store
-
-    original = store.write_atomic
-    monkeypatch.setattr(store, "write_atomic", crash)
+    original = records.write_atomic
+    monkeypatch.setattr(records, "write_atomic", crash)
     with pytest.raises(KeyboardInterrupt):
-        write_record(tmp_path, record)
+        save(tmp_path, record)
     assert read_status(tmp_path, config.run_id) == "incomplete"
     assert not [path for path in (tmp_path / "runs" / config.run_id).iterdir() if path.name.startswith(".")]
 

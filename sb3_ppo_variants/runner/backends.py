@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import torch as th
 
-from sb3_ppo_variants.runner.run import Record, RunConfig, run_one
+from sb3_ppo_variants.runner.run import RunConfig, RunRecord, run_one
 
 BACKENDS = ("local", "ray")
 
@@ -26,7 +26,7 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _run_serial(configs: list[RunConfig]) -> Iterator[Record]:
+def _run_serial(configs: list[RunConfig]) -> Iterator[RunRecord]:
     for config in configs:
         yield run_one(config)
 
@@ -52,7 +52,7 @@ class LocalPool:
         for _ in range(workers):  # one task per worker makes the executor start them all now
             self._pool.submit(int)
 
-    def run(self, configs: list[RunConfig]) -> Iterator[Record]:
+    def run(self, configs: list[RunConfig]) -> Iterator[RunRecord]:
         """
         :param configs: the runs
         :return: their records as they finish
@@ -62,7 +62,7 @@ class LocalPool:
             try:
                 yield future.result()
             except cf.process.BrokenProcessPool as error:
-                yield Record.failed(futures[future], f"worker process died: {error}")
+                yield RunRecord.failed(futures[future], f"worker process died: {error}")
 
     def close(self) -> None:
         """Stop the workers now, finished or not (on completion, Ctrl-C, or when the consumer stops early)."""
@@ -74,12 +74,12 @@ class LocalPool:
             process.join()
 
 
-def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
+def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[RunRecord]:
     with contextlib.closing(LocalPool(workers)) as pool:
         yield from pool.run(configs)
 
 
-def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[Record]:
+def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[RunRecord]:
     try:
         import ray
     except ImportError as error:
@@ -102,7 +102,7 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
             try:
                 yield ray.get(done[0])
             except ray.exceptions.RayError as error:
-                yield Record.failed(refs[done[0]], f"Ray task failed: {error}")
+                yield RunRecord.failed(refs[done[0]], f"Ray task failed: {error}")
     finally:
         for ref in waiting:
             ray.cancel(ref, force=True)
@@ -131,7 +131,7 @@ def execute(
     workers: int | None = None,
     address: str | None = None,
     pool: LocalPool | None = None,
-) -> Iterator[Record]:
+) -> Iterator[RunRecord]:
     """
     Run ``configs`` and yield each record as soon as its run finishes (not in plan order when parallel).
 
