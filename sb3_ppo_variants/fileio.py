@@ -12,7 +12,7 @@ from typing import IO
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    mask = os.umask(0)  # the only way to read the umask is to set it
     os.umask(mask)
     return mask
 

@@ -48,7 +48,7 @@ def experiment_file(tmp_path: Path, variants: str = "[variants.clip]\n[variants.
 
 
 def record_files(run_dir: Path) -> dict[str, str]:
-    return {name: (run_dir / name).read_text() for name in ("config.json", "eval.csv", "train.csv")}
+    return {name: (run_dir / name).read_text() for name in ("config.json", "eval.csv", "train.csv", "episodes.csv")}
 
 
 def live_processes_in_group(pgid: int) -> list[int]:
