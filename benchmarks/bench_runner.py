@@ -9,10 +9,11 @@ A batch of short CartPole-v1 runs (clip, rl-zoo settings) is executed three ways
 - ``runner, N workers``: the same with the local process pool (worker start-up included).
 
 It prints the median over repetitions of overhead = runner 1 worker / direct - 1 (target <= 5%) and of
-speedup = runner 1 worker / runner N workers (target >= 1.8x on 2 cores), and the pool's fixed cost
-(runner N workers - runner 1 worker / N: starting the worker processes, which import torch and SB3, and the tail).
-That fixed cost (about 1.5 s on a 2-core machine) bounds the speedup of very short runs: the default runs take about
-5 s each, shorter than any run of experiments/quick.toml (10-30 s). Usage:
+speedup = runner 1 worker / runner N workers (target >= 1.9x on 2 cores), and the pool's fixed cost
+(runner N workers - runner 1 worker / N: forking the workers from the fork server, which imported torch and SB3 once,
+and the tail). The first parallel repetition also starts the fork server (its imports overlap the driver's validation
+of the experiment); later repetitions find it running, as later calls of ``run_experiment`` in one process do.
+The default runs take about 5 s each, shorter than any run of experiments/quick.toml (10-30 s). Usage:
 ``python benchmarks/bench_runner.py [--runs 8] [--timesteps 30000] [--reps 3] [--workers 2]``
 """
 
@@ -105,7 +106,7 @@ def main() -> None:
     print(f"\n{args.runs} runs x {args.timesteps:,} CartPole-v1 steps (clip, rl-zoo settings), medians of {args.reps} reps")
     print("| measure | value | target | |\n|---|---|---|---|")
     print(f"| runner overhead vs direct model.learn | {overhead:+.1%} | <= +5% | {'PASS' if overhead <= 0.05 else 'FAIL'} |")
-    print(f"| speedup, {args.workers} workers vs 1 | {speedup:.2f}x | >= 1.8x | {'PASS' if speedup >= 1.8 else 'FAIL'} |")
+    print(f"| speedup, {args.workers} workers vs 1 | {speedup:.2f}x | >= 1.9x | {'PASS' if speedup >= 1.9 else 'FAIL'} |")
     print(f"| pool fixed cost ({args.workers} workers - 1 worker / {args.workers}) | {fixed:.1f} s | | |")
 
 

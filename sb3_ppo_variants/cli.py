@@ -3,13 +3,16 @@
 """
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 EXIT_FAILED_RUNS = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+ONLY_HELP = "shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'; repeat it or separate patterns with commas"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="print the plan of an experiment: runs, steps, estimated time")
     listing.add_argument("file", help="experiment TOML file")
-    listing.add_argument("--only", help="shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'")
+    listing.add_argument("--only", action="append", help=ONLY_HELP)
     listing.add_argument("--workers", type=int, help="parallel runs assumed by the estimate (default: one per core)")
     listing.add_argument("--no-estimate", action="store_true", help="skip the calibration runs that time the estimate")
 
@@ -28,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="parallel runs (default: one per core)")
     run.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
     run.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
-    run.add_argument("--only", help="shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'")
+    run.add_argument("--only", action="append", help=ONLY_HELP)
     run.add_argument("--retry-failed", action="store_true", help="re-run the runs recorded as failed")
 
     status = commands.add_parser("status", help="show the done / failed / diverged / missing runs of an output directory")
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(directory: str, verbose: bool) -> int:
+    from sb3_ppo_variants.records import run_status
     from sb3_ppo_variants.runner import status_table
 
     table = status_table(directory)
@@ -80,7 +84,8 @@ def _status(directory: str, verbose: bool) -> int:
         print(f"  {status:<10} {len(run_ids)}")
         if verbose or status in ("failed", "diverged", "incomplete"):
             for run_id in run_ids:
-                print(f"    {run_id}")
+                problem = run_status(directory, run_id)[1] if status == "incomplete" else None
+                print(f"    {run_id}" + (f" ({problem})" if problem else ""))
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
@@ -113,14 +118,29 @@ def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: st
     return 0
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _file_error(error: OSError) -> str:
+    """One line naming the path and the problem."""
+    if error.filename is None:
+        return str(error)
+    return f"{error.filename}: {error.strerror or error}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
-    Entry point of the ``ppo-variants`` command.
+    Run the ``ppo-variants`` command.
+
+    SIGTERM is handled as Ctrl-C: the workers stop, finished runs stay recorded, the same command resumes.
 
     :param argv: arguments (default: ``sys.argv[1:]``)
-    :return: exit status: 0 on success, 1 when runs failed, 2 on bad input, 130 when interrupted
+    :return: exit status: 0 on success, 1 when runs failed, 2 on bad input or a file-system error, 130 when
+        interrupted
     """
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "report":
             return _report(args.dir, args.format, args.out, args.plots, args.diverged)
@@ -160,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, ImportError) as error:
         print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"ppo-variants {args.command}: error: {_file_error(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("\nppo-variants: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -14,6 +14,7 @@ from sb3_ppo_variants.analysis.plots import make_figures
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
 from sb3_ppo_variants.cli import main
+from sb3_ppo_variants.records import write_record
 
 EVAL_FREQ = 1000
 
@@ -24,8 +25,6 @@ def write_run(root: Path, env_id: str, variant: str, seed: int, returns: list[fl
     evaluation, approx_kl 0.01 then 0.1, ratio_max 1.2 then 2.0), and status.json last unless ``status`` is None.
     """
     run_id = f"{env_id}__{variant}__seed{seed}"
-    run_dir = root / "runs" / run_id
-    run_dir.mkdir(parents=True)
     config = {
         "run_id": run_id,
         "experiment": "test",
@@ -40,23 +39,25 @@ def write_run(root: Path, env_id: str, variant: str, seed: int, returns: list[fl
         "versions": {"python": "3.11.7", "torch": "2.13.0", "stable_baselines3": "2.9.2", "gymnasium": "1.4.0"},
         "git_commit": None,
     }
-    (run_dir / "config.json").write_text(json.dumps(config))
     timesteps = [EVAL_FREQ * i for i in range(len(returns))]
-    pd.DataFrame({"timesteps": timesteps, "mean_return": returns, "std_return": 1.0, "n_episodes": 10}).to_csv(
-        run_dir / "eval.csv", index=False
-    )
+    evals = [
+        {"timesteps": step, "mean_return": value, "std_return": 1.0, "n_episodes": 10}
+        for step, value in zip(timesteps, returns, strict=True)
+    ]
     n_updates = 2 * (len(returns) - 1)
-    pd.DataFrame(
+    train = [
         {
-            "update": range(1, n_updates + 1),
-            "timesteps": [EVAL_FREQ // 2 * u for u in range(1, n_updates + 1)],
+            "update": update,
+            "timesteps": EVAL_FREQ // 2 * update,
             "policy_objective": 0.0,
-            "approx_kl": [0.01, 0.1] * (n_updates // 2),
+            "approx_kl": [0.01, 0.1][(update - 1) % 2],
             "clip_fraction": 0.1,
-            "ratio_max": [1.2, 2.0] * (n_updates // 2),
+            "ratio_max": [1.2, 2.0][(update - 1) % 2],
             "ratio_min": 0.8,
         }
-    ).to_csv(run_dir / "train.csv", index=False)
+        for update in range(1, n_updates + 1)
+    ]
+    status_content = None
     if status is not None:
         status_content = {
             "status": status,
@@ -66,8 +67,7 @@ def write_run(root: Path, env_id: str, variant: str, seed: int, returns: list[fl
             "wall_time_s": 1.5,
             "finished_at": "2026-11-24T22:10:00+00:00",
         }
-        (run_dir / "status.json").write_text(json.dumps(status_content))
-    return run_dir
+    return write_record(root, run_id, config, evals, train, [], status_content)
 
 
 @pytest.fixture
@@ -100,9 +100,9 @@ def test_load_records_keeps_every_run(experiment: Path) -> None:
 def test_load_records_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="directory"):
         load_records(tmp_path)
-    run_dir = write_run(tmp_path, "CartPole-v1", "a", 0, [0.0, 1.0])
-    (run_dir / "status.json").write_text(json.dumps({"status": "great"}))
-    with pytest.raises(ValueError, match=r"status must be one of \['ok', 'diverged', 'failed'\]"):
+    write_run(tmp_path, "CartPole-v1", "a", 0, [0.0, 1.0])
+    (tmp_path / "runs" / "not-a-run-id").mkdir()
+    with pytest.raises(ValueError, match=r"not-a-run-id/config\.json: missing, and the directory name is not"):
         load_records(tmp_path)
 
 
@@ -247,8 +247,8 @@ def test_report_is_deterministic(tmp_path: Path) -> None:
 def test_exports_parse_back(experiment: Path) -> None:
     report = build_report(experiment, n_resamples=100, curve_resamples=20)
     markdown = render(report, "md")
-    assert "| environment | variant | runs | ok | diverged | failed | incomplete |" in markdown
-    assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 1 |" in markdown
+    assert "| environment | variant | runs | ok | diverged | failed | corrupt | incomplete |" in markdown
+    assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 0 | 1 |" in markdown
     tidy = pd.read_csv(io.StringIO(render(report, "csv")))
     assert list(tidy.columns) == ["table", "env_id", "variant", "run_id", "statistic", "value"]
     assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "problems"}
@@ -302,5 +302,5 @@ def test_analysis_does_not_import_torch_at_module_level() -> None:
                     root = name.split(".")[0]
                     assert root not in {"torch", "stable_baselines3", "gymnasium"}, f"{path.name} imports {name}"
                     assert root != "sb3_ppo_variants" or name.startswith(
-                        ("sb3_ppo_variants.analysis", "sb3_ppo_variants.fileio")
+                        ("sb3_ppo_variants.analysis", "sb3_ppo_variants.fileio", "sb3_ppo_variants.records")
                     ), f"{path.name} imports {name}"

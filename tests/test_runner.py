@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 from torch import nn
 
+from sb3_ppo_variants import records
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_experiment, run_one, status_table
 from sb3_ppo_variants.runner.spec import algo_kwargs
-from sb3_ppo_variants.runner.store import read_status, write_record
+from sb3_ppo_variants.runner.store import save
+
+
+def read_status(directory: Path, run_id: str) -> str:
+    return records.run_status(directory, run_id)[0]
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -42,7 +48,7 @@ def experiment_file(tmp_path: Path, variants: str = "[variants.clip]\n[variants.
 
 
 def record_files(run_dir: Path) -> dict[str, str]:
-    return {name: (run_dir / name).read_text() for name in ("config.json", "eval.csv", "train.csv")}
+    return {name: (run_dir / name).read_text() for name in ("config.json", "eval.csv", "train.csv", "episodes.csv")}
 
 
 def live_processes_in_group(pgid: int) -> list[int]:
@@ -80,6 +86,10 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
     assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3) and kwargs["learning_rate"](0.25) == pytest.approx(2.5e-4)
     assert kwargs["batch_size"] is None
     assert kwargs["policy_kwargs"]["activation_fn"] is nn.ReLU
+    # TOML has no null: "none" is None, e.g. a fixed KL coefficient
+    kwargs = algo_kwargs({"kl_target": "none", "kl_coef": "lin_2", "clip_range_high": "lin_0.28"})
+    assert kwargs["kl_target"] is None and kwargs["kl_coef"](0.5) == pytest.approx(1.0)
+    assert kwargs["clip_range_high"](1.0) == pytest.approx(0.28)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +109,7 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
         ("[variants.clip]", "policy_kwargs = { activation_fn = 'swish' }", "activation_fn"),
         ("[variants.clip]", "policy = 3", "'policy' must be a str, got 3"),
         ("[variants.clip]", "policy_kwargs = { net_arh = [8] }", "unexpected keyword argument 'net_arh'"),
-        ("[variants.clip]", "gamma = 'high'", "`gamma` = 'high'"),
+        ("[variants.clip]", "gamma = 'high'", "`gamma` must be a number, got 'high'"),
         ("[variants.clip]", "normalize = { norm_obs = true, clip = 5 }", "unknown key 'clip'"),
     ],
 )
@@ -117,7 +127,7 @@ def test_unknown_env_id_and_bad_seeds(tmp_path):
         load_experiment(path)
     path = experiment_file(tmp_path)
     path.write_text(path.read_text().replace("seeds = [0, 1]", "seeds = [0, '1']"))
-    with pytest.raises(SpecError, match="'seeds' must be a non-empty list of non-negative integers"):
+    with pytest.raises(SpecError, match="'seeds' must be a non-empty list of integers from 0 to 4294967295"):
         load_experiment(path)
     path.write_text(path.read_text().replace("[experiment]", "[experimnt]"))
     with pytest.raises(SpecError, match="unknown key 'experimnt'"):
@@ -200,7 +210,7 @@ def test_a_different_experiment_file_is_not_mixed_into_an_output_directory(tmp_p
 def test_a_record_is_complete_only_once_its_status_is_written(tmp_path, monkeypatch):
     config = plan(load_experiment(experiment_file(tmp_path)))[0]
     record = run_one(config)
-    write_record(tmp_path, record)
+    save(tmp_path, record)
     assert read_status(tmp_path, config.run_id) == "ok"
 
     def crash(path, text):
@@ -208,12 +218,10 @@ def test_a_record_is_complete_only_once_its_status_is_written(tmp_path, monkeypa
             raise KeyboardInterrupt
         return original(path, text)
 
-    import sb3_ppo_variants.runner.store as store
-
-    original = store.write_atomic
-    monkeypatch.setattr(store, "write_atomic", crash)
+    original = records.write_atomic
+    monkeypatch.setattr(records, "write_atomic", crash)
     with pytest.raises(KeyboardInterrupt):
-        write_record(tmp_path, record)
+        save(tmp_path, record)
     assert read_status(tmp_path, config.run_id) == "incomplete"
     assert not [path for path in (tmp_path / "runs" / config.run_id).iterdir() if path.name.startswith(".")]
 

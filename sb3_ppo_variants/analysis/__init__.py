@@ -5,7 +5,7 @@ numpy / pandas / matplotlib only: nothing here imports torch or Stable-Baselines
 figure imports the package's loss functions, hence torch, when it is drawn).
 """
 
-from sb3_ppo_variants.analysis.data import Records, Report, load_records
+from sb3_ppo_variants.analysis.data import Report
 from sb3_ppo_variants.analysis.export import render
 from sb3_ppo_variants.analysis.report import build_report
 from sb3_ppo_variants.analysis.stats import (
@@ -18,9 +18,10 @@ from sb3_ppo_variants.analysis.stats import (
     probability_of_improvement,
     stratified_bootstrap_ci,
 )
+from sb3_ppo_variants.records import RecordTables, load_records
 
 __all__ = [
-    "Records",
+    "RecordTables",
     "Report",
     "aggregate_iqm",
     "aggregate_mean",

@@ -1,36 +1,12 @@
 """
-The run records of an experiment directory (docs/records.md) and the report tables, as pandas objects.
+The report tables, as pandas objects (the records they are computed from are read by ``sb3_ppo_variants.records``).
 """
 
-import json
-import os
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-STATUSES = ("ok", "diverged", "failed", "incomplete")
-FINISHED = ("ok", "diverged", "failed")
-COMPLETED = ("ok", "diverged")
 FORMATS = ("md", "csv", "latex", "json")
-RUN_ID_PATTERN = re.compile(r"^(?P<env_id>.+)__(?P<variant>.+)__seed(?P<seed>\d+)$")
-
-
-@dataclass(frozen=True)
-class Records:
-    """
-    The records of one experiment directory as pandas tables.
-
-    :param runs: one row per run directory: ``run_id, env_id, variant, algo, seed, status, error,
-        diverged_at_update, timesteps, wall_time_s``; ``status`` is one of ``STATUSES``
-    :param evals: eval.csv of all runs, long format: ``run_id, timesteps, mean_return, std_return, n_episodes``
-    :param train: train.csv of all runs, long format: ``run_id, update, timesteps, <stat>...``
-    """
-
-    runs: pd.DataFrame
-    evals: pd.DataFrame
-    train: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -61,78 +37,3 @@ class Report:
     curves: pd.DataFrame
     problems: pd.DataFrame
     settings: dict[str, object] = field(default_factory=dict)
-
-
-def _read_json(path: Path) -> dict[str, object]:
-    try:
-        content = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(content, dict):
-        raise ValueError(f"{path} must contain a JSON object, got {type(content).__name__}")
-    return content
-
-
-def _read_run(run_dir: Path) -> tuple[dict[str, object], pd.DataFrame | None, pd.DataFrame | None]:
-    run_id = run_dir.name
-    config_path, status_path = run_dir / "config.json", run_dir / "status.json"
-    if config_path.exists():
-        config = _read_json(config_path)
-        missing = [key for key in ("env_id", "variant", "seed") if key not in config]
-        if missing:
-            raise ValueError(f"{config_path} lacks the keys {missing}")
-    else:
-        match = RUN_ID_PATTERN.match(run_id)
-        if match is None:
-            raise ValueError(f"{run_dir} has no config.json and its name is not '<env_id>__<variant>__seed<seed>'")
-        config = {"env_id": match["env_id"], "variant": match["variant"], "seed": int(match["seed"])}
-    status = _read_json(status_path) if status_path.exists() else {"status": "incomplete"}
-    if status_path.exists() and status.get("status") not in FINISHED:
-        raise ValueError(f"{status_path}: status must be one of {list(FINISHED)}, got {status.get('status')!r}")
-    row = {
-        "run_id": run_id,
-        "env_id": config["env_id"],
-        "variant": config["variant"],
-        "algo": config.get("algo"),
-        "seed": int(config["seed"]),
-        "status": status["status"],
-        "error": status.get("error"),
-        "diverged_at_update": status.get("diverged_at_update"),
-        "timesteps": status.get("timesteps"),
-        "wall_time_s": status.get("wall_time_s"),
-    }
-    tables = []
-    for name in ("eval.csv", "train.csv"):
-        path = run_dir / name
-        table = pd.read_csv(path) if path.exists() and path.stat().st_size > 0 else None
-        if table is not None:
-            table.insert(0, "run_id", run_id)
-        tables.append(table)
-    return row, tables[0], tables[1]
-
-
-def load_records(directory: str | os.PathLike) -> Records:
-    """
-    Read every run directory ``directory/runs/*/``. Nothing is dropped: a run without status.json is
-    ``incomplete``, failed and diverged runs are kept with their status, error and partial files.
-
-    :param directory: experiment output directory (the ``--out`` of ``ppo-variants run``)
-    :return: the records
-    """
-    runs_dir = Path(directory) / "runs"
-    if not runs_dir.is_dir():
-        raise ValueError(f"directory must contain a runs/ sub-directory written by 'ppo-variants run', got {directory!r}")
-    rows, evals, trains = [], [], []
-    for run_dir in sorted(path for path in runs_dir.iterdir() if path.is_dir()):
-        row, eval_table, train_table = _read_run(run_dir)
-        rows.append(row)
-        evals += [] if eval_table is None else [eval_table]
-        trains += [] if train_table is None else [train_table]
-    if not rows:
-        raise ValueError(f"directory {directory!r} has no run in runs/")
-    eval_columns = ["run_id", "timesteps", "mean_return", "std_return", "n_episodes"]
-    return Records(
-        runs=pd.DataFrame(rows),
-        evals=pd.concat(evals, ignore_index=True) if evals else pd.DataFrame(columns=eval_columns),
-        train=pd.concat(trains, ignore_index=True) if trains else pd.DataFrame(columns=["run_id", "update", "timesteps"]),
-    )

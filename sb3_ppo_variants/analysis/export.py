@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis.data import FORMATS, STATUSES, Report
+from sb3_ppo_variants.analysis.data import FORMATS, Report
+from sb3_ppo_variants.records import STATUSES
 
 ERROR_WIDTH = 100
 
@@ -117,7 +118,8 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
     return [
         (
             "Runs",
-            "Counts by status. Only ok and diverged runs enter the metrics; failed and incomplete runs are only counted.",
+            "Counts by status. Only ok and diverged runs enter the metrics; failed, corrupt and incomplete runs are only "
+            "counted.",
             runs,
         ),
         (
@@ -148,7 +150,7 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
             "P(final return of the row variant > that of the column variant) + 0.5 P(equal), averaged over environments.",
             improvement.reset_index(drop=True),
         ),
-        ("Runs not ok", "Diverged, failed and incomplete runs.", problems_table),
+        ("Runs not ok", "Diverged, failed, corrupt and incomplete runs.", problems_table),
     ]
 
 

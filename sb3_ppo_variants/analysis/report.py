@@ -6,6 +6,8 @@ Which runs enter the metrics:
 - ``ok`` and ``diverged`` runs are *completed* and enter every metric;
 - ``failed`` runs (an error other than divergence) and ``incomplete`` runs (no status.json yet) are kept,
   counted and listed, but enter no metric: their curves stop at an arbitrary point unrelated to the variant;
+- ``corrupt`` runs (a record file fails the checks of ``sb3_ppo_variants.records.load_records``) are counted and
+  listed with the file and the problem, and enter no metric;
 - a diverged run's evaluation curve ends at its last evaluation before the divergence. Its curve is scored on the
   grid of its (environment, variant) group: the evaluation timesteps of the group's completed runs or, when none of
   them is ok (every run diverged), those of the environment's ok runs, so that diverging early never shortens the
@@ -25,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis import metrics, tables
-from sb3_ppo_variants.analysis.data import COMPLETED, STATUSES, Records, Report, load_records
+from sb3_ppo_variants.analysis.data import Report
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
 from sb3_ppo_variants.analysis.stats import normalize
+from sb3_ppo_variants.records import COMPLETED, STATUSES, RecordTables, load_records
 
 __all__ = ["DIVERGED_POLICIES", "build_report"]
 
@@ -85,7 +88,7 @@ def _completed_curves(
 
 
 def build_report(
-    source: str | os.PathLike | Records,
+    source: str | os.PathLike | RecordTables,
     final_k: int = 3,
     diverged: str = "worst",
     thresholds: dict[str, float] | None = None,
@@ -127,7 +130,7 @@ def build_report(
         raise ValueError(f"diverged must be one of {list(DIVERGED_POLICIES)}, got {diverged!r}")
     if curve_resamples < 0:
         raise ValueError(f"curve_resamples must be >= 0, got {curve_resamples}")
-    records = source if isinstance(source, Records) else load_records(source)
+    records = source if isinstance(source, RecordTables) else load_records(source)
     thresholds = THRESHOLDS if thresholds is None else thresholds
     runs = records.runs
     completed = runs[runs["status"].isin(COMPLETED)]

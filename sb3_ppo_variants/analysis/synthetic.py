@@ -2,15 +2,17 @@
 Synthetic run records following docs/records.md, for tests, benchmarks and trying the report without training.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis.data import FINISHED, STATUSES, Records
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
+from sb3_ppo_variants.records import EPISODE_COLUMNS, FINAL_STATUSES, RecordTables, write_record
+
+# What a synthetic run may be: its record is written with a final status, or without one
+SYNTHETIC_STATUSES = (*FINAL_STATUSES, "incomplete")
 
 
 def make_records(
@@ -23,7 +25,7 @@ def make_records(
     diverged_fraction: float = 0.0,
     statuses: Mapping[str, str] | None = None,
     seed: int = 0,
-) -> Records:
+) -> RecordTables:
     """
     Records of ``envs x variants x n_seeds`` runs whose returns rise from the random score towards a fraction of the
     reference score (the i-th variant reaches ``1 - 0.15 i`` of the gap, plus noise). A diverged run's evaluations and
@@ -41,9 +43,9 @@ def make_records(
     :return: the records, as ``load_records`` would return them
     """
     statuses = dict(statuses or {})
-    bad = {run_id: status for run_id, status in statuses.items() if status not in STATUSES}
+    bad = {run_id: status for run_id, status in statuses.items() if status not in SYNTHETIC_STATUSES}
     if bad:
-        raise ValueError(f"statuses values must be in {list(STATUSES)}, got {bad}")
+        raise ValueError(f"statuses values must be in {list(SYNTHETIC_STATUSES)}, got {bad}")
     if n_evals < 2 or updates_per_eval < 1:
         raise ValueError(f"n_evals must be >= 2 and updates_per_eval >= 1, got {n_evals} and {updates_per_eval}")
     rng = np.random.default_rng(seed)
@@ -100,17 +102,18 @@ def make_records(
                 None,
             ),
             "diverged_at_update": np.where(status == "diverged", n_updates + 1, None),
-            "timesteps": np.where(np.isin(status, FINISHED), (n_kept - 1) * eval_freq, None),
-            "wall_time_s": np.where(np.isin(status, FINISHED), 1.0, None),
+            "timesteps": np.where(np.isin(status, FINAL_STATUSES), (n_kept - 1) * eval_freq, None),
+            "wall_time_s": np.where(np.isin(status, FINAL_STATUSES), 1.0, None),
         }
     )
-    return Records(runs=runs, evals=evals, train=train)
+    episodes = pd.DataFrame(columns=["run_id", *EPISODE_COLUMNS])
+    return RecordTables(runs=runs, evals=evals, train=train, episodes=episodes)
 
 
-def write_records(records: Records, directory: str | Path, experiment: str = "synthetic") -> Path:
+def write_records(records: RecordTables, directory: str | Path, experiment: str = "synthetic") -> Path:
     """
-    Write records as an experiment directory in the on-disk format of docs/records.md (status.json omitted for
-    ``incomplete`` runs).
+    Write records as an experiment directory in the on-disk format (``sb3_ppo_variants.records``; status.json omitted
+    for ``incomplete`` runs).
 
     :param records: records, e.g. from ``make_records``
     :param directory: experiment directory to create
@@ -118,11 +121,11 @@ def write_records(records: Records, directory: str | Path, experiment: str = "sy
     :return: the directory
     """
     directory = Path(directory)
-    evals = dict(tuple(records.evals.groupby("run_id")))
-    train = dict(tuple(records.train.groupby("run_id")))
+    tables = {
+        name: {run_id: rows.drop(columns="run_id").to_dict("records") for run_id, rows in table.groupby("run_id")}
+        for name, table in (("evals", records.evals), ("train", records.train), ("episodes", records.episodes))
+    }
     for run in records.runs.itertuples(index=False):
-        run_dir = directory / "runs" / run.run_id
-        run_dir.mkdir(parents=True)
         config = {
             "run_id": run.run_id,
             "experiment": experiment,
@@ -137,11 +140,7 @@ def write_records(records: Records, directory: str | Path, experiment: str = "sy
             "versions": {"python": "3", "torch": "-", "stable_baselines3": "-", "gymnasium": "-", "sb3_ppo_variants": "0.1.0"},
             "git_commit": None,
         }
-        (run_dir / "config.json").write_text(json.dumps(config))
-        if run.run_id in evals:
-            evals[run.run_id].drop(columns="run_id").to_csv(run_dir / "eval.csv", index=False)
-        if run.run_id in train:
-            train[run.run_id].drop(columns="run_id").to_csv(run_dir / "train.csv", index=False)
+        status = None
         if run.status != "incomplete":
             status = {
                 "status": run.status,
@@ -151,5 +150,6 @@ def write_records(records: Records, directory: str | Path, experiment: str = "sy
                 "wall_time_s": float(run.wall_time_s),
                 "finished_at": "2026-01-01T00:00:00+00:00",
             }
-            (run_dir / "status.json").write_text(json.dumps(status))
+        rows = {name: table.get(run.run_id, []) for name, table in tables.items()}
+        write_record(directory, run.run_id, config, **rows, status=status)
     return directory

@@ -5,85 +5,190 @@ Workers only compute; the driver (the caller iterating over the records) writes 
 shared file system and an interrupted run never leaves a file behind.
 """
 
-import concurrent.futures as cf
 import contextlib
-import importlib
 import multiprocessing
 import os
+import signal
+import threading
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing import forkserver
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
+from typing import Any
 
-import torch as th
-
-from sb3_ppo_variants.runner.run import Record, RunConfig, run_one
+from sb3_ppo_variants.runner.run import RunConfig, RunRecord, run_one
 
 BACKENDS = ("local", "ray")
+# Imported once by the fork server, so that each worker starts with them loaded; torch._dynamo is what torch imports
+# (about a second) the first time an optimizer is built. Importing starts no thread, so forking stays safe.
+PRELOAD = ["numpy", "pandas", "torch", "torch._dynamo", "gymnasium", "stable_baselines3"]
 
 
 def default_workers() -> int:
     """
-    :return: one worker per core available to this process
+    Return the number of cores available to this process.
+
+    :return: one worker per core
     """
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _run_serial(configs: list[RunConfig]) -> Iterator[Record]:
+def _run_serial(configs: list[RunConfig]) -> Iterator[RunRecord]:
     for config in configs:
         yield run_one(config)
 
 
-def _warm_up() -> None:
-    importlib.import_module("sb3_ppo_variants.runner.run")
-    # torch imports its compiler stack (about a second) the first time an optimizer is built: pay it while idle
-    th.optim.Adam([th.zeros(1, requires_grad=True)])
+def _exit_with_driver(alive: Connection) -> None:
+    """Wait for the end of the pipe the driver holds to close (the driver closed the pool, or died), then exit."""
+    with contextlib.suppress(EOFError, OSError):
+        alive.recv()
+    os._exit(0)
+
+
+def _work(tasks: Connection, alive: Connection) -> None:
+    """A worker: run the configs received on ``tasks`` one at a time and send back their records."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver stops workers
+    threading.Thread(target=_exit_with_driver, args=(alive,), daemon=True).start()
+    with contextlib.suppress(EOFError, OSError):  # the driver is gone
+        while True:
+            tasks.send(run_one(tasks.recv()))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    tasks: Connection
+    alive: Connection
+    config: RunConfig | None = None
+
+
+def _start_context() -> BaseContext:
+    """
+    A fork server that has imported ``PRELOAD`` (started now, once per process, while the driver goes on), or spawn
+    where there is no fork server. The server starts with SIGINT ignored, and its children, the workers, inherit it:
+    a Ctrl-C during the imports or a run interrupts the driver alone (which stops the workers), with no worker
+    traceback. Meanwhile the driver blocks SIGINT, so that a Ctrl-C then is delivered to it afterwards, not lost.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signal.signal works there only
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    try:
+        forkserver.ensure_running()
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return context
+
+
+def _death(process: BaseProcess) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 class LocalPool:
     """
-    A local process pool whose workers start at once: they import torch and SB3 and warm up (about 2 s) while the
-    driver is still validating the experiment. Closing it terminates the workers.
+    A local process pool of ``workers`` processes, each executing one run at a time.
+
+    Workers come from a fork server that preloads torch and SB3 (started when the pool is made, so it loads them
+    while the driver validates the experiment). A worker that dies (killed, out of memory) fails only the run it was
+    executing and is replaced. Workers exit as soon as the driver closes the pool or dies (even by SIGKILL).
 
     :param workers: number of worker processes
     """
 
     def __init__(self, workers: int) -> None:
-        # spawn, not fork: forking a process that has started torch's thread pools can deadlock
-        context = multiprocessing.get_context("spawn")
-        self._pool = cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up)
-        for _ in range(workers):  # one task per worker makes the executor start them all now
-            self._pool.submit(int)
+        self.workers = workers
+        self._context = _start_context()
+        self._pool: list[_Worker] = []
 
-    def run(self, configs: list[RunConfig]) -> Iterator[Record]:
+    def _start_worker(self) -> _Worker:
+        tasks, child_tasks = self._context.Pipe()
+        child_alive, alive = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_work, args=(child_tasks, child_alive), daemon=True)
+        process.start()
+        child_tasks.close()
+        child_alive.close()
+        worker = _Worker(process, tasks, alive)
+        self._pool.append(worker)
+        return worker
+
+    def _stop_worker(self, worker: _Worker) -> None:
+        self._pool.remove(worker)
+        worker.alive.close()
+        worker.process.terminate()
+        worker.process.join()
+        worker.tasks.close()
+
+    def _idle_worker(self) -> _Worker | None:
+        """A live idle worker, a new one when the pool has room, else None; dead idle workers are replaced."""
+        for worker in [w for w in self._pool if w.config is None and not w.process.is_alive()]:
+            self._stop_worker(worker)
+        idle = [w for w in self._pool if w.config is None]
+        if idle:
+            return idle[0]
+        return self._start_worker() if len(self._pool) < self.workers else None
+
+    def _result(self, worker: _Worker) -> RunRecord:
+        """The record of a worker's run, or its ``failed`` record when the worker died."""
+        config, worker.config = worker.config, None
+        try:
+            return worker.tasks.recv()
+        except (EOFError, OSError):
+            worker.process.join()
+            death = _death(worker.process)
+            self._stop_worker(worker)
+            return RunRecord.failed(config, f"worker process died ({death}) while executing this run")
+
+    def run(self, configs: list[RunConfig]) -> Iterator[RunRecord]:
         """
+        Execute runs on the pool.
+
         :param configs: the runs
         :return: their records as they finish
         """
-        futures = {self._pool.submit(run_one, config): config for config in configs}
-        for future in cf.as_completed(futures):
-            try:
-                yield future.result()
-            except cf.process.BrokenProcessPool as error:
-                yield Record.failed(futures[future], f"worker process died: {error}")
+        todo = deque(configs)
+        while todo or any(worker.config is not None for worker in self._pool):
+            while todo and (worker := self._idle_worker()) is not None:
+                worker.config = todo.popleft()
+                with contextlib.suppress(OSError):  # a worker that died meanwhile is found by wait() below
+                    worker.tasks.send(worker.config)
+            busy = [worker for worker in self._pool if worker.config is not None]
+            ready = wait([worker.tasks for worker in busy] + [worker.process.sentinel for worker in busy])
+            for worker in busy:
+                if worker.tasks in ready or worker.process.sentinel in ready:
+                    yield self._result(worker)
 
     def close(self) -> None:
         """Stop the workers now, finished or not (on completion, Ctrl-C, or when the consumer stops early)."""
-        processes = list(self._pool._processes.values()) if self._pool._processes else []
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join()
+        for worker in list(self._pool):
+            self._stop_worker(worker)
 
 
-def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[Record]:
+def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[RunRecord]:
     with contextlib.closing(LocalPool(workers)) as pool:
         yield from pool.run(configs)
 
 
-def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[Record]:
+def _import_ray() -> Any:
     try:
         import ray
     except ImportError as error:
         raise ImportError('--backend ray needs Ray: pip install "sb3-ppo-variants[ray]"') from error
+    return ray
+
+
+def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[RunRecord]:
+    ray = _import_ray()
     started = not ray.is_initialized()
     if started:
         ray.init(
@@ -102,7 +207,7 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
             try:
                 yield ray.get(done[0])
             except ray.exceptions.RayError as error:
-                yield Record.failed(refs[done[0]], f"Ray task failed: {error}")
+                yield RunRecord.failed(refs[done[0]], f"Ray task failed: {error}")
     finally:
         for ref in waiting:
             ray.cancel(ref, force=True)
@@ -112,10 +217,13 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
 
 def check_backend(backend: str, workers: int | None, address: str | None) -> None:
     """
+    Check the backend arguments, before anything is created.
+
     :param backend: ``local`` or ``ray``
     :param workers: None or a positive integer
     :param address: None, or a Ray cluster address with backend ``ray``
     :raises ValueError: naming the argument and its allowed values
+    :raises ImportError: for backend ``ray`` when Ray is not installed
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -123,6 +231,8 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> Non
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if address is not None and backend != "ray":
         raise ValueError("address is only used by backend 'ray'")
+    if backend == "ray":
+        _import_ray()
 
 
 def execute(
@@ -131,7 +241,7 @@ def execute(
     workers: int | None = None,
     address: str | None = None,
     pool: LocalPool | None = None,
-) -> Iterator[Record]:
+) -> Iterator[RunRecord]:
     """
     Run ``configs`` and yield each record as soon as its run finishes (not in plan order when parallel).
 

@@ -8,13 +8,15 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from sb3_ppo_variants import records
 from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
-from sb3_ppo_variants.runner.store import pending, prepare, read_status, write_record
+from sb3_ppo_variants.runner.store import pending, prepare, save
 
 
 def _duration(seconds: float) -> str:
@@ -76,7 +78,7 @@ def run_experiment(
     backend: str = "local",
     workers: int | None = None,
     address: str | None = None,
-    only: str | None = None,
+    only: str | Sequence[str] | None = None,
     retry_failed: bool = False,
     quiet: bool = False,
 ) -> Counter[str]:
@@ -88,7 +90,7 @@ def run_experiment(
     :param backend: ``local`` or ``ray``
     :param workers: parallel runs (default: one per core)
     :param address: Ray cluster address
-    :param only: shell-style pattern on run ids
+    :param only: shell-style patterns on run ids (a sequence, or one string of comma-separated patterns): their union
     :param retry_failed: re-run runs recorded as failed
     :param quiet: no progress line on standard error
     :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
@@ -109,7 +111,7 @@ def run_experiment(
         progress = None if quiet else Progress(todo)
         records = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool)))
         for record in records:
-            write_record(directory, record)
+            save(directory, record)
             counts[record.status["status"]] += 1
             if progress is not None:
                 progress.update(record.run_id, record.status)
@@ -121,14 +123,15 @@ def status_table(experiment_dir: str | Path) -> dict[str, list[str]]:
     The state of every planned run of an output directory (its copy of the experiment file gives the plan).
 
     :param experiment_dir: output directory of ``run``
-    :return: status (``ok``, ``diverged``, ``failed``, ``incomplete``, ``missing``) -> run ids
+    :return: status (``ok``, ``diverged``, ``failed``, ``incomplete``, ``missing``) -> run ids; a run whose
+        status.json is broken is ``incomplete`` (``sb3_ppo_variants.records.run_status`` says what is wrong)
     """
     experiment_dir = Path(experiment_dir)
     if not (experiment_dir / "experiment.toml").exists():
         raise ValueError(f"{experiment_dir} has no experiment.toml: not an output directory of 'ppo-variants run'")
     table: dict[str, list[str]] = {status: [] for status in ("ok", "diverged", "failed", "incomplete", "missing")}
     for config in plan(load_experiment(experiment_dir / "experiment.toml")):
-        table[read_status(experiment_dir, config.run_id)].append(config.run_id)
+        table[records.run_status(experiment_dir, config.run_id)[0]].append(config.run_id)
     return table
 
 
@@ -158,13 +161,13 @@ def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str
 
 
 def describe_plan(
-    experiment_file: str | Path, only: str | None = None, workers: int | None = None, calibrate: bool = True
+    experiment_file: str | Path, only: str | Sequence[str] | None = None, workers: int | None = None, calibrate: bool = True
 ) -> str:
     """
     The plan of an experiment as text: runs per environment and variant, total steps and estimated time.
 
     :param experiment_file: the TOML experiment file
-    :param only: shell-style pattern on run ids
+    :param only: shell-style patterns on run ids, as for ``run_experiment``
     :param workers: parallel runs assumed by the estimate (default: one per core)
     :param calibrate: time a short calibration run per (env, variant) to estimate the duration
     :return: the text

@@ -4,6 +4,7 @@ One run = (variant, env, seed, hyperparameters): ``plan`` lists them, ``run_one`
 ``run_one`` does no file I/O, so any backend can execute it and hand the record to the driver, which writes it.
 """
 
+import contextlib
 import fnmatch
 import functools
 import math
@@ -11,6 +12,7 @@ import platform
 import subprocess
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalization
 
 import sb3_ppo_variants
-from sb3_ppo_variants import DivergenceError, get_variant
+from sb3_ppo_variants import DivergenceError, get_variant, records
 from sb3_ppo_variants.runner.spec import Experiment, algo_kwargs
 
 EVAL_SEED_OFFSET = 1_000_000
@@ -37,7 +39,7 @@ class RunConfig:
     """
     Everything that defines one run; JSON-serialisable, written as the record's ``config.json``.
 
-    :param run_id: ``<env_id>__<variant>__seed<seed>``
+    :param run_id: ``<env_id>__<variant>__seed<seed>`` (see ``sb3_ppo_variants.records.run_id``)
     :param experiment: experiment name
     :param env_id: gymnasium id
     :param variant: the experiment's variant entry name
@@ -68,58 +70,67 @@ class RunConfig:
 
 
 @dataclass
-class Record:
+class RunRecord:
     """
-    The outcome of one run, as the driver writes it to disk (see ``docs/records.md``).
+    The outcome of one run in memory, as the driver writes it to disk with ``sb3_ppo_variants.records.write_record``.
 
     :param config: the resolved configuration plus versions and git commit
     :param eval_rows: evaluation curve rows (timesteps, mean_return, std_return, n_episodes)
     :param train_rows: one row of training diagnostics per policy update
+    :param episode_rows: one row per training episode (timesteps at its end, return, length)
     :param status: status, error, divergence update, timesteps, wall time
     """
 
     config: dict[str, Any]
     eval_rows: list[dict[str, float]] = field(default_factory=list)
     train_rows: list[dict[str, float]] = field(default_factory=list)
+    episode_rows: list[dict[str, float]] = field(default_factory=list)
     status: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
+        """The run's id, also its directory name."""
         return self.config["run_id"]
 
     @classmethod
-    def start(cls, config: RunConfig) -> "Record":
+    def start(cls, config: RunConfig) -> "RunRecord":
         """
+        Return an empty record of a run.
+
         :param config: the run
-        :return: an empty record whose config holds ``config``, the versions and the git commit
+        :return: a record whose config holds ``config``, the versions and the git commit
         """
         return cls(config={**asdict(config), "versions": versions(), **git_commit()})
 
     @classmethod
-    def failed(cls, config: RunConfig, error: str) -> "Record":
+    def failed(cls, config: RunConfig, error: str) -> "RunRecord":
         """
-        :param config: a run that could not be executed (e.g. its worker process died)
+        Return the ``failed`` record of a run that could not be executed (e.g. its worker process died).
+
+        :param config: the run
         :param error: what happened
-        :return: its ``failed`` record
+        :return: its record
         """
         status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
         return cls(config=cls.start(config).config, status={**status, "wall_time_s": None, "eval_time_s": None})
 
 
-def plan(experiment: Experiment, only: str | None = None) -> list[RunConfig]:
+def plan(experiment: Experiment, only: str | Sequence[str] | None = None) -> list[RunConfig]:
     """
     All runs of an experiment, environment-major then variant then seed.
 
     :param experiment: the parsed experiment
-    :param only: optional shell-style pattern on run ids (e.g. ``"CartPole-v1__clip*"``)
+    :param only: shell-style patterns on run ids (e.g. ``"CartPole-v1__clip*"``), as a sequence or one string of
+        comma-separated patterns; the runs matching any of them are kept
     :return: the run configurations
     """
+    patterns = only_patterns(only)
     runs = []
     for env in experiment.envs:
         for variant in experiment.variants:
             for seed in experiment.seeds:
-                run_id = f"{env.env_id}__{variant.name}__seed{seed}"
-                if only is not None and not fnmatch.fnmatchcase(run_id, only):
+                run_id = records.run_id(env.env_id, variant.name, seed)
+                if patterns and not any(fnmatch.fnmatchcase(run_id, pattern) for pattern in patterns):
                     continue
                 runs.append(
                     RunConfig(
@@ -139,6 +150,17 @@ def plan(experiment: Experiment, only: str | None = None) -> list[RunConfig]:
                     )
                 )
     return runs
+
+
+def only_patterns(only: str | Sequence[str] | None) -> list[str]:
+    """
+    Split ``--only`` values into patterns.
+
+    :param only: None, a string of comma-separated patterns, or a sequence of such strings
+    :return: the non-empty patterns
+    """
+    values = [only] if isinstance(only, str) else list(only or [])
+    return [pattern.strip() for value in values for pattern in value.split(",") if pattern.strip()]
 
 
 def versions() -> dict[str, str]:
@@ -177,7 +199,8 @@ def git_commit() -> dict[str, Any]:
 
 class RunRecorder(BaseCallback):
     """
-    Evaluates at 0, every ``eval_freq`` steps and at the end, and keeps each policy update's diagnostics.
+    Evaluates at 0, every ``eval_freq`` steps and at the end, and keeps each policy update's diagnostics and each
+    training episode (from the ``episode`` info of SB3's ``Monitor``, which sees the rewards before ``VecNormalize``).
 
     :param config: the run's configuration
     :param eval_env: the evaluation environment (its own seed, observation statistics synced, not updated)
@@ -189,10 +212,12 @@ class RunRecorder(BaseCallback):
         self.eval_env = eval_env
         self.eval_rows: list[dict[str, float]] = []
         self.train_rows: list[dict[str, float]] = []
+        self.episode_rows: list[dict[str, float]] = []
         self.eval_time_s = 0.0
         self._next_eval = 0
 
     def evaluate(self) -> None:
+        """Evaluate the model now (deterministic actions, seeded evaluation env) and record the row."""
         start = time.perf_counter()
         sync_envs_normalization(self.training_env, self.eval_env)
         # The same start states at every evaluation of every run of this seed
@@ -228,6 +253,10 @@ class RunRecorder(BaseCallback):
         self._record_update()
 
     def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                episode = info["episode"]
+                self.episode_rows.append({"timesteps": self.num_timesteps, "return": episode["r"], "length": episode["l"]})
         if self.num_timesteps >= self._next_eval:
             self.evaluate()
         return True
@@ -238,10 +267,13 @@ class RunRecorder(BaseCallback):
             self.evaluate()
 
 
-def _make_envs(config: RunConfig) -> tuple[Any, Any]:
-    env = make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
-    eval_env = make_vec_env(
-        config.env_id, n_envs=min(config.eval_episodes, MAX_EVAL_ENVS), seed=config.seed + EVAL_SEED_OFFSET
+def _make_envs(config: RunConfig, stack: contextlib.ExitStack) -> tuple[Any, Any]:
+    """The training and evaluation envs of a run; ``stack`` closes them."""
+    env = stack.enter_context(contextlib.closing(make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)))
+    eval_env = stack.enter_context(
+        contextlib.closing(
+            make_vec_env(config.env_id, n_envs=min(config.eval_episodes, MAX_EVAL_ENVS), seed=config.seed + EVAL_SEED_OFFSET)
+        )
     )
     if config.normalize is not None:
         # as rl-zoo: the return normalisation discounts with the algorithm's gamma
@@ -252,9 +284,10 @@ def _make_envs(config: RunConfig) -> tuple[Any, Any]:
     return env, eval_env
 
 
-def run_one(config: RunConfig) -> Record:
+def run_one(config: RunConfig) -> RunRecord:
     """
-    Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``.
+    Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``, whether
+    the run fails while the envs or the model are built, while training, or while the envs are closed.
 
     Torch runs on one thread meanwhile, whatever the caller's setting: parallel workers do not oversubscribe the
     cores, and a run gives the same numbers in this process, in a process pool or on Ray.
@@ -262,33 +295,32 @@ def run_one(config: RunConfig) -> Record:
     :param config: the run
     :return: its record (nothing is written to disk)
     """
-    record = Record.start(config)
+    record = RunRecord.start(config)
     start = time.perf_counter()
     recorder = None
-    envs: list[Any] = []
     threads = th.get_num_threads()
     th.set_num_threads(1)
     status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
     try:
-        envs = [*_make_envs(config)]
-        model = get_variant(config.algo)(
-            config.policy, envs[0], seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
-        )
-        recorder = RunRecorder(config, envs[1])
-        model.learn(config.total_timesteps, callback=recorder)
+        with contextlib.ExitStack() as stack:
+            env, eval_env = _make_envs(config, stack)
+            model = get_variant(config.algo)(
+                config.policy, env, seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
+            )
+            recorder = RunRecorder(config, eval_env)
+            model.learn(config.total_timesteps, callback=recorder)
     except DivergenceError as error:
         status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
     except Exception:
         status = {"status": "failed", "error": traceback.format_exc(limit=-8), "diverged_at_update": None}
     finally:
         th.set_num_threads(threads)
-        for env in envs:
-            env.close()
     if recorder is not None:
         record.eval_rows, record.train_rows = recorder.eval_rows, recorder.train_rows
+        record.episode_rows = recorder.episode_rows
     record.status = {
         **status,
-        "timesteps": recorder.num_timesteps if recorder is not None and recorder.model is not None else 0,
+        "timesteps": recorder.num_timesteps if recorder is not None else 0,
         "wall_time_s": time.perf_counter() - start,
         "eval_time_s": recorder.eval_time_s if recorder is not None else 0.0,
     }

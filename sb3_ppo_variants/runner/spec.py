@@ -43,8 +43,9 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from sb3_ppo_variants import VARIANTS, get_variant
+from sb3_ppo_variants.records import check_name
 
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "kl_coef")
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "clip_range_high", "kl_coef", "value_learning_rate")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
@@ -55,9 +56,22 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 EXPERIMENT_KEYS = ("name", "seeds", "eval_freq", "eval_episodes")
 RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize")
-# Arguments the runner owns or that cannot come from a file
-EXCLUDED_ALGO_KEYS = ("self", "policy", "env", "seed", "verbose", "device", "tensorboard_log", "_init_setup_model", "kwargs")
-NORMALIZE_KEYS = ("norm_obs", "norm_reward", "clip_obs", "clip_reward", "epsilon")
+# Arguments the runner owns, or that cannot come from a file (rollout_buffer_class is a Python class)
+EXCLUDED_ALGO_KEYS = (
+    "self",
+    "policy",
+    "env",
+    "seed",
+    "verbose",
+    "device",
+    "tensorboard_log",
+    "_init_setup_model",
+    "kwargs",
+    "rollout_buffer_class",
+)
+# VecNormalize arguments: name -> whether it is a flag (else a positive number)
+NORMALIZE_KEYS = {"norm_obs": True, "norm_reward": True, "clip_obs": False, "clip_reward": False, "epsilon": False}
+MAX_SEED = 2**32 - 1  # numpy's seeds
 
 
 class SpecError(ValueError):
@@ -140,23 +154,25 @@ def algo_arguments(algo: str) -> tuple[str, ...]:
 
 def parse_value(key: str, value: Any) -> Any:
     """
-    Resolve the two strings a file may hold: rl-zoo's ``"lin_<start>"`` (an SB3 linear schedule from ``start`` to 0)
-    and ``batch_size = "full"`` (one minibatch holding the whole rollout, which TOML cannot write as None).
+    Resolve the strings of a file that stand for something else: rl-zoo's ``"lin_<start>"`` (an SB3 linear schedule
+    from ``start`` to 0) for the arguments in ``SCHEDULE_KEYS``, ``"none"`` for None (TOML has no null; e.g.
+    ``kl_target = "none"``, a fixed β) and ``batch_size = "full"`` (one minibatch holding the whole rollout). Other
+    strings pass unchanged, for the class to validate (e.g. ``kl_estimator = "k3"``); Python is never evaluated.
 
     :param key: the argument name, for the error message
     :param value: the value from the file
-    :return: a schedule, None for a full batch, or ``value`` unchanged when it is not a string
+    :return: a schedule, None for ``"none"`` or a full batch, or ``value`` unchanged
+    :raises ValueError: for a string that is not ``'lin_<start>'`` given to an argument of ``SCHEDULE_KEYS``
     """
     if not isinstance(value, str):
         return value
-    if key == "batch_size" and value == "full":
+    if value == "none" or (key == "batch_size" and value == "full"):
         return None
+    if key not in SCHEDULE_KEYS:
+        return value
     match = re.fullmatch(r"lin_([0-9.]+(?:[eE][-+]?[0-9]+)?)", value)
-    if key not in SCHEDULE_KEYS or match is None:
-        raise ValueError(
-            f"`{key}` = {value!r}: strings are only allowed as 'lin_<start>' schedules for {SCHEDULE_KEYS}"
-            " and as batch_size = 'full'"
-        )
+    if match is None:
+        raise ValueError(f"`{key}` = {value!r}: a schedule is written 'lin_<start>' (linear from <start> to 0)")
     return LinearSchedule(float(match.group(1)), 0.0, 1.0)
 
 
@@ -216,10 +232,20 @@ def _parse_normalize(path: Path, where: str, value: Any) -> Mapping[str, Any] | 
         return None
     if value is True:
         return {}
-    if isinstance(value, dict):
-        _check_keys(path, f"{where}.normalize", value, NORMALIZE_KEYS)
-        return value
-    raise _fail(path, where, f"'normalize' must be true, false or a table with keys {NORMALIZE_KEYS}, got {value!r}")
+    if not isinstance(value, dict):
+        allowed = f"true, false or a table with keys {tuple(NORMALIZE_KEYS)}"
+        raise _fail(path, where, f"'normalize' must be {allowed}, got {value!r}")
+    _check_keys(path, f"{where}.normalize", value, tuple(NORMALIZE_KEYS))
+    for key, item in value.items():
+        if NORMALIZE_KEYS[key] and not isinstance(item, bool):
+            raise _fail(path, f"{where}.normalize", f"{key!r} must be true or false, got {item!r}")
+        if not NORMALIZE_KEYS[key] and (isinstance(item, bool) or not isinstance(item, int | float) or not item > 0):
+            raise _fail(path, f"{where}.normalize", f"{key!r} must be a positive number, got {item!r}")
+    return value
+
+
+def _is_seed(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_SEED
 
 
 def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
@@ -229,7 +255,7 @@ def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
         # gymnasium's "package.module:EnvId" form: importing the module registers its environments
         try:
             importlib.import_module(module)
-        except ImportError as error:
+        except Exception as error:  # any error of a module that cannot be imported, e.g. a relative name
             raise _fail(path, where, f"cannot import {module!r} to register {registered_id!r}: {error}") from error
     if registered_id not in gym.envs.registry:
         hint = get_close_matches(env_id, list(gym.envs.registry), n=3)
@@ -251,8 +277,12 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     where = f"[variants.{name}]"
     if not isinstance(table, dict):
         raise _fail(path, where, "must be a table")
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise _fail(path, where, f"variant entry name {error}") from error
     algo = table.get("algo", name)
-    if algo not in VARIANTS:
+    if not isinstance(algo, str) or algo not in VARIANTS:
         raise _fail(path, where, f"unknown algo {algo!r}; allowed: {sorted(VARIANTS)}")
     return VariantSpec(name=name, algo=algo, overrides={key: value for key, value in table.items() if key != "algo"})
 
@@ -281,21 +311,30 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{path}: not a UTF-8 text file (byte {error.start}: {error.reason})") from error
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise SpecError(f"{path}: {error}") from error
     _check_keys(path, "top level", data, ("experiment", "envs", "variants"))
     meta = data.get("experiment", {})
+    if not isinstance(meta, dict):
+        raise _fail(path, "top level", f"'experiment' must be a table ([experiment]), got {meta!r}")
     _check_keys(path, "[experiment]", meta, EXPERIMENT_KEYS)
     seeds = meta.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise _fail(path, "[experiment]", f"'seeds' must be a non-empty list of non-negative integers, got {seeds!r}")
+    if not isinstance(seeds, list) or not seeds or any(not _is_seed(seed) for seed in seeds):
+        raise _fail(path, "[experiment]", f"'seeds' must be a non-empty list of integers from 0 to {MAX_SEED}, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise _fail(path, "[experiment]", f"'seeds' has duplicates: {seeds!r}")
     for section in ("envs", "variants"):
         if not isinstance(data.get(section), dict) or not data[section]:
             raise _fail(path, f"[{section}]", "at least one entry is required")
+    name = _require(path, "[experiment]", {"name": path.stem, **meta}, "name", str, positive=False)
+    try:
+        check_name(name)
+    except ValueError as error:
+        raise _fail(path, "[experiment]", f"'name' {error}") from error
     experiment = Experiment(
-        name=_require(path, "[experiment]", {"name": path.stem, **meta}, "name", str, positive=False),
+        name=name,
         path=path,
         seeds=tuple(seeds),
         envs=tuple(_parse_env(path, env_id, table) for env_id, table in data["envs"].items()),
