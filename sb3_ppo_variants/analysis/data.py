@@ -22,8 +22,12 @@ class Records:
     """
     The records of one experiment directory as pandas tables.
 
-    :param runs: one row per run directory: ``run_id, env_id, variant, algo, seed, status, error,
-        diverged_at_update, timesteps, wall_time_s``; ``status`` is one of ``STATUSES``
+    :param runs: one row per run directory: ``run_id, env_id, variant, algo, seed, config_id, label, sweep,
+        hyperparameters, status, error, diverged_at_update, timesteps, wall_time_s``; ``status`` is one of ``STATUSES``.
+        A run of a sweep's configuration has its ``config_id`` (a short hash of its resolved hyperparameters), its
+        ``label`` (e.g. ``pg[learning_rate=0.003]``) and ``sweep``, the dict of its swept values; a run of an entry
+        without a sweep has ``config_id`` None, ``label`` = ``variant`` and ``sweep`` = ``{}``. ``hyperparameters`` is
+        the dict of config.json (``{}`` without config.json)
     :param evals: eval.csv of all runs, long format: ``run_id, timesteps, mean_return, std_return, n_episodes``
     :param train: train.csv of all runs, long format: ``run_id, update, timesteps, <stat>...``
     """
@@ -95,6 +99,10 @@ def _read_run(run_dir: Path) -> tuple[dict[str, object], pd.DataFrame | None, pd
         "variant": config["variant"],
         "algo": config.get("algo"),
         "seed": int(config["seed"]),
+        "config_id": config.get("config_id"),
+        "label": config.get("label", config["variant"]),
+        "sweep": config.get("sweep", {}),
+        "hyperparameters": config.get("hyperparameters", {}),
         "status": status["status"],
         "error": status.get("error"),
         "diverged_at_update": status.get("diverged_at_update"),
