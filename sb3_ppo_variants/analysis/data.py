@@ -26,7 +26,7 @@ class Records:
         hyperparameters, status, error, diverged_at_update, timesteps, wall_time_s``; ``status`` is one of ``STATUSES``.
         A run of a sweep's configuration has its ``config_id`` (a short hash of its resolved hyperparameters), its
         ``label`` (e.g. ``pg[learning_rate=0.003]``) and ``sweep``, the dict of its swept values; a run of an entry
-        without a sweep has ``config_id`` None, ``label`` = ``variant`` and ``sweep`` = ``{}``. ``hyperparameters`` is
+        without a sweep has no ``config_id`` (NaN), ``label`` = ``variant`` and ``sweep`` = ``{}``. ``hyperparameters`` is
         the dict of config.json (``{}`` without config.json)
     :param evals: eval.csv of all runs, long format: ``run_id, timesteps, mean_return, std_return, n_episodes``
     :param train: train.csv of all runs, long format: ``run_id, update, timesteps, <stat>...``

@@ -420,8 +420,9 @@ def _tidy(report: Report) -> pd.DataFrame:
 
 def _sweep_rows(name: str, frame: pd.DataFrame, id_vars: list[str]) -> pd.DataFrame:
     """Rows of one table of a sweep report; swept values become the statistics ``sweep.<key>``."""
-    swept = pd.DataFrame(list(frame["sweep"]), index=frame.index).add_prefix("sweep.") if "sweep" in frame else None
-    wide = frame.drop(columns=["sweep", "hyperparameters"], errors="ignore").join(swept)
+    wide = frame.drop(columns=["sweep", "hyperparameters"], errors="ignore")
+    if "sweep" in frame:
+        wide = wide.join(pd.DataFrame(list(frame["sweep"]), index=frame.index).add_prefix("sweep."))
     return wide.melt(id_vars=id_vars, var_name="statistic").astype({"value": object}).assign(table=name)
 
 

@@ -3,10 +3,10 @@ Hyperparameter sweeps: per-configuration scores, the selection of a winner per (
 that judge a selection: selection bias, sensitivity and robustness across hyperparameters.
 
 A configuration is one setting of a sweep's axes for one (environment, variant entry). Its runs share ``env_id``,
-``variant`` and ``config_id``; ``config_id`` is None for an entry without a sweep, whose only configuration is the
-entry itself. Runs enter as in ``sb3_ppo_variants.analysis.report``: ``ok`` and ``diverged`` runs are scored (a diverged
-run, by default, as the environment's lowest return after its divergence, on its configuration's grid); ``failed`` and
-``incomplete`` runs are counted (``n_excluded``) and enter no score.
+``variant`` and ``config_id``; ``config_id`` is missing (None in config.json, NaN in the tables) for an entry without a
+sweep, whose only configuration is the entry itself. Runs enter as in ``sb3_ppo_variants.analysis.report``: ``ok`` and
+``diverged`` runs are scored (a diverged run, by default, as the environment's lowest return after its divergence, on
+its configuration's grid); ``failed`` and ``incomplete`` runs are counted (``n_excluded``) and enter no score.
 
 A run's score is its selection metric: ``"auc"``, the area under the curve (mean evaluation return over all evaluation
 points), or ``"final"``, the final return (mean of the last ``final_k`` evaluations). A configuration's score is the IQM
@@ -102,8 +102,7 @@ def run_scores(
             per_run = metrics.area_under_curve(group.returns) if select == "auc" else metrics.final_return(group.returns, k)
             score[group.completed.index] = per_run
         parts.append(group.runs.assign(score=score)[[*IDENTITY_COLUMNS, "run_id", "seed", "status", "score"]])
-    scores = pd.concat(parts, ignore_index=True)
-    return scores.assign(config_id=scores["config_id"].astype(object).where(scores["config_id"].notna(), None))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _by_configuration(scores: pd.DataFrame) -> list[tuple[dict[str, object], np.ndarray, int]]:
