@@ -166,31 +166,23 @@ def _runs(n_runs: object, n_excluded: object) -> str:
     return f"{_number(n_runs)} (+{_number(n_excluded)} excluded)" if n_excluded else _number(n_runs)
 
 
+Table = tuple[str, str, pd.DataFrame]
+
+
 def _metric(settings: dict[str, object]) -> str:
     if settings.get("select") == "final":
         return f"final return (mean of the last {settings.get('final_k')} evaluations)"
     return "AUC (mean evaluation return over all evaluation points)"
 
 
-def sweep_tables(report: SweepReport) -> list[tuple[str, str, pd.DataFrame]]:
-    """
-    The human-readable tables of a sweep report, cells formatted as text (used by the Markdown and LaTeX writers):
-    the evaluation stage's tables (``tables``), then selection, selection bias, sensitivity, robustness and every
-    configuration.
+def _cells(settings: dict[str, object]) -> str:
+    """What a cell with an interval holds."""
+    return f"IQM [{round(100 * float(settings.get('confidence', 0.95)))}% CI] across seeds of the {_metric(settings)}"
 
-    :param report: the sweep report
-    :return: ``(title, note, table)`` triples; the table's columns are its header
-    """
-    settings = report.settings
-    confidence = round(100 * float(settings.get("confidence", 0.95)))
-    metric = _metric(settings)
-    cells = f"IQM [{confidence}% CI] across seeds of the {metric}"
-    headline = [
-        (f"Evaluation seeds: {title}", f"The winners on fresh seeds (the evaluation stage). {note}", table)
-        for title, note, table in tables(report.evaluation)
-    ]
+
+def _selection_table(report: SweepReport) -> Table:
     selection = report.selection
-    selection_table = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "environment": selection["env_id"],
             "variant": selection["variant"],
@@ -200,22 +192,40 @@ def sweep_tables(report: SweepReport) -> list[tuple[str, str, pd.DataFrame]]:
             "configurations": selection["n_configs"].map(_number),
         }
     )
+    note = (
+        f"Per environment and variant, the configuration with the highest IQM across its tuning seeds of the "
+        f"{_metric(report.settings)}; ties broken by the higher mean, then by the first label in sorted order. Failed "
+        "and incomplete runs are excluded from the scores."
+    )
+    return "Selection", note, table
+
+
+def _selection_bias_table(report: SweepReport) -> Table:
     bias = report.selection_bias
-    bias_rows = list(bias.iterrows())
-    bias_table = pd.DataFrame(
+    rows = list(bias.iterrows())
+    table = pd.DataFrame(
         {
             "environment": bias["env_id"],
             "variant": bias["variant"],
             "configuration": bias["label"],
-            "tuning seeds": [_bounded(row, "tuning_iqm") for _, row in bias_rows],
+            "tuning seeds": [_bounded(row, "tuning_iqm") for _, row in rows],
             "tuning runs": bias["n_tuning_runs"].map(_number),
-            "fresh seeds": [_bounded(row, "fresh_iqm") for _, row in bias_rows],
+            "fresh seeds": [_bounded(row, "fresh_iqm") for _, row in rows],
             "fresh runs": bias["n_fresh_runs"].map(_number),
-            "tuning − fresh": [_bounded(row, "bias") for _, row in bias_rows],
+            "tuning − fresh": [_bounded(row, "bias") for _, row in rows],
         }
     )
+    note = (
+        f"{_cells(report.settings)}: each winner on the tuning seeds that selected it and on fresh seeds (the evaluation "
+        "stage), and the difference (positive: the tuning score was optimistic). The interval of the difference "
+        "resamples both sets of runs independently."
+    )
+    return "Selection bias", note, table
+
+
+def _sensitivity_table(report: SweepReport) -> Table:
     profile = report.sensitivity
-    sensitivity_table = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "environment": profile["env_id"],
             "hyperparameter": profile["hyperparameter"],
@@ -227,20 +237,41 @@ def sweep_tables(report: SweepReport) -> list[tuple[str, str, pd.DataFrame]]:
             "score": [_bounded(row, "score_iqm") for _, row in profile.iterrows()],
         }
     )
+    note = (
+        f"{_cells(report.settings)}, on the tuning seeds. For each value of a hyperparameter, the best configuration "
+        "among those with that value (the other swept hyperparameters at their best, so the profile is as optimistic as "
+        "a selection)."
+    )
+    return "Sensitivity", note, table
+
+
+def _robustness_table(report: SweepReport) -> Table:
     robust = report.robustness
-    robust_rows = list(robust.iterrows())
-    robustness_table = pd.DataFrame(
+    rows = list(robust.iterrows())
+    table = pd.DataFrame(
         {
             "environment": robust["env_id"],
             "variant": robust["variant"],
             "configurations": robust["n_configs"].map(_number),
-            "95th percentile": [_bounded(row, "p95") for _, row in robust_rows],
-            "fraction within 10% of the best": [_bounded(row, "fraction_near_best") for _, row in robust_rows],
-            "best": [_bounded(row, "best") for _, row in robust_rows],
+            "95th percentile": [_bounded(row, "p95") for _, row in rows],
+            "fraction within 10% of the best": [_bounded(row, "fraction_near_best") for _, row in rows],
+            "best": [_bounded(row, "best") for _, row in rows],
         }
     )
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    note = (
+        "Configuration scores (IQM across the tuning seeds) normalised per environment: random policy = 0, best "
+        "configuration of any variant = 1. Per variant over its configurations: the 95th percentile (linear "
+        "interpolation), the fraction of configurations within 10% of the best (normalised score ≥ 0.9) and its best "
+        f"configuration, as in Andrychowicz et al. 2021. {confidence}% CI from a bootstrap of the seeds within each "
+        "configuration, the normalisation recomputed."
+    )
+    return "Robustness across hyperparameters", note, table
+
+
+def _configurations_table(report: SweepReport) -> Table:
     configurations = report.configurations
-    configuration_table = pd.DataFrame(
+    table = pd.DataFrame(
         {
             "environment": configurations["env_id"],
             "variant": configurations["variant"],
@@ -250,39 +281,24 @@ def sweep_tables(report: SweepReport) -> list[tuple[str, str, pd.DataFrame]]:
             "mean": configurations["score_mean"].map(_number),
         }
     )
-    return [
-        *headline,
-        (
-            "Selection",
-            f"Per environment and variant, the configuration with the highest IQM across its tuning seeds of the {metric}; "
-            "ties broken by the higher mean, then by the first label in sorted order. Failed and incomplete runs are "
-            "excluded from the scores.",
-            selection_table,
-        ),
-        (
-            "Selection bias",
-            f"{cells}: each winner on the tuning seeds that selected it and on fresh seeds (the evaluation stage), and the "
-            "difference (positive: the tuning score was optimistic). The interval of the difference resamples both sets "
-            "of runs independently.",
-            bias_table,
-        ),
-        (
-            "Sensitivity",
-            f"{cells}. For each value of a hyperparameter, the best configuration among those with that value (the other "
-            "swept hyperparameters at their best, so the profile is as optimistic as a selection), on the tuning seeds.",
-            sensitivity_table,
-        ),
-        (
-            "Robustness across hyperparameters",
-            "Configuration scores (IQM across the tuning seeds) normalised per environment: random policy = 0, best "
-            "configuration of any variant = 1. Per variant over its configurations: the 95th percentile (linear "
-            "interpolation), the fraction of configurations within 10% of the best (normalised score ≥ 0.9) and its best "
-            f"configuration, as in Andrychowicz et al. 2021. {confidence}% CI from a bootstrap of the seeds within each "
-            "configuration, the normalisation recomputed.",
-            robustness_table,
-        ),
-        ("Configurations", f"Every configuration on the tuning seeds: {cells}.", configuration_table),
+    return "Configurations", f"Every configuration on the tuning seeds: {_cells(report.settings)}.", table
+
+
+def sweep_tables(report: SweepReport) -> list[Table]:
+    """
+    The human-readable tables of a sweep report, cells formatted as text (used by the Markdown and LaTeX writers):
+    the evaluation stage's tables (``tables``), then selection, selection bias, sensitivity, robustness and every
+    configuration.
+
+    :param report: the sweep report
+    :return: ``(title, note, table)`` triples; the table's columns are its header
+    """
+    headline = [
+        (f"Evaluation seeds: {title}", f"The winners on fresh seeds (the evaluation stage). {note}", table)
+        for title, note, table in tables(report.evaluation)
     ]
+    builders = (_selection_table, _selection_bias_table, _sensitivity_table, _robustness_table, _configurations_table)
+    return headline + [build(report) for build in builders]
 
 
 def _error(error: object) -> str:
