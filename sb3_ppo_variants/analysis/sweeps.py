@@ -107,14 +107,16 @@ def run_scores(
 
 def _by_configuration(scores: pd.DataFrame) -> list[tuple[dict[str, object], np.ndarray, int]]:
     """Per configuration of run ``scores``: its identity columns, its scores and its number of unscored runs."""
-    return [
-        (
-            group.iloc[0][IDENTITY_COLUMNS].to_dict(),
-            group["score"].dropna().to_numpy(dtype=float),
-            int(group["score"].isna().sum()),
-        )
-        for _, group in scores.groupby(CONFIG_KEYS, sort=True, dropna=False)
-    ]
+    identities = scores[IDENTITY_COLUMNS].to_dict(orient="records")
+    values = scores["score"].to_numpy(dtype=float)
+    configurations = []
+    group = scores.groupby(CONFIG_KEYS, sort=True, dropna=False).ngroup().to_numpy()
+    for number in range(group.max() + 1 if group.size else 0):
+        rows = np.flatnonzero(group == number)
+        run_values = values[rows]
+        scored = run_values[~np.isnan(run_values)]
+        configurations.append((identities[rows[0]], scored, run_values.size - scored.size))
+    return configurations
 
 
 def configuration_scores(scores: pd.DataFrame) -> pd.DataFrame:

@@ -179,7 +179,7 @@ def make_sweep_records(
     its AUC and its final return both equal it.
 
     A configuration's ``config_id`` is a short hash of its environment, variant and resolved hyperparameters,
-    its label ``sweep_label(variant, sweep)``; an entry without a sweep has ``config_id`` None and its variant as label.
+    its label ``sweep_label(variant, sweep)``; an entry without a sweep has no ``config_id`` (NaN) and its variant as label.
 
     :param configurations: ``(env_id, variant, sweep, scores)`` per configuration: ``sweep`` the dict of its swept
         values (``{}`` for an entry without a sweep), ``scores`` one per seed (numbered from ``first_seed``), NaN for a
@@ -221,7 +221,7 @@ def make_evaluation_records(
     Records of a tune's evaluation stage: each winner run again, as an entry without a sweep, at known scores.
 
     As ``selected.toml`` runs them, a winner's runs have the variant entry's name as ``variant`` and ``label``,
-    ``config_id`` None, no swept values, and the winner's resolved hyperparameters.
+    no ``config_id`` (NaN), no swept values, and the winner's resolved hyperparameters.
 
     :param winners: the selection, ``sweeps.select_configurations``
     :param scores: (env_id, variant) -> scores, one per fresh seed (numbered from ``first_seed``), NaN for a failed run
