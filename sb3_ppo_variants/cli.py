@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("dir", help="output directory of 'run'")
     status.add_argument("--verbose", "-v", action="store_true", help="list the run ids of every status")
 
-    report = commands.add_parser("report", help="tables (and figures) of an output directory")
-    report.add_argument("dir", help="output directory of 'run'")
+    report = commands.add_parser("report", help="tables (and figures) of an output directory of 'run' or 'tune'")
+    report.add_argument("dir", help="output directory of 'run', or of 'tune' (its sweep report)")
     report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
     report.add_argument("--out", help="file to write (default: stdout)")
     report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         default="worst",
         help="score the evaluations after a divergence as the lowest return of the environment (default) "
         "or as the run's last evaluation",
+    )
+    report.add_argument(
+        "--select",
+        choices=("auc", "final"),
+        help="the selection metric a tune directory was tuned with (default: auc); only for the output of 'tune'",
     )
 
     figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
@@ -89,22 +94,29 @@ def _status(directory: str, verbose: bool) -> int:
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
-def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: str) -> int:
+def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: str, select: str | None) -> int:
     """
-    Build the report of an experiment directory with the default settings of ``build_report`` and export it.
+    Build the report of an experiment directory with the default settings of ``build_report`` and export it; for the
+    output of ``tune``, the sweep report of ``build_sweep_report``.
 
-    :param directory: experiment output directory
+    :param directory: experiment output directory, or tune directory
     :param fmt: ``md``, ``csv``, ``latex`` or ``json``
     :param out: file to write (atomically); None prints to stdout
     :param plots: also write the figures (see ``make_figures``) into the directory of ``out``, or into ``DIR/report/``
         when ``out`` is None; their paths are printed to stderr
     :param diverged: ``worst`` or ``hold``, see ``build_report``
+    :param select: ``auc`` or ``final``, the selection metric of a tune directory (default ``auc``); None otherwise
     :return: exit status, 0
     """
-    from sb3_ppo_variants.analysis import build_report, render
+    from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory, render
     from sb3_ppo_variants.fileio import write_atomic
 
-    report = build_report(directory, diverged=diverged)
+    if is_tune_directory(directory):
+        report = build_sweep_report(directory, select=select or "auc", diverged=diverged)
+    elif select is not None:
+        raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {directory} is not one")
+    else:
+        report = build_report(directory, diverged=diverged)
     text = render(report, fmt)
     if out is None:
         sys.stdout.write(text)
@@ -143,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "report":
-            return _report(args.dir, args.format, args.out, args.plots, args.diverged)
+            return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select)
         if args.command == "figure":
             from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
 

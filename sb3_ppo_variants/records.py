@@ -233,9 +233,12 @@ class RecordTables:
     """
     The records of one experiment directory as pandas tables.
 
-    :param runs: one row per run directory: ``run_id, env_id, variant, algo, seed, status, error,
-        diverged_at_update, timesteps, wall_time_s``; ``status`` is one of ``STATUSES``, and for a ``corrupt`` run,
-        or an ``incomplete`` one with a broken status.json, ``error`` names the file and what is wrong
+    :param runs: one row per run directory: ``run_id, env_id, variant, algo, seed, config_id, label, sweep,
+        hyperparameters, status, error, diverged_at_update, timesteps, wall_time_s``; ``status`` is one of
+        ``STATUSES``, and for a ``corrupt`` run, or an ``incomplete`` one with a broken status.json, ``error`` names the
+        file and what is wrong. A run of a sweep's configuration has its ``config_id`` (a hash of its resolved
+        hyperparameters), its ``label`` (e.g. ``pg[learning_rate=0.003]``) and ``sweep`` (its swept values); a run of
+        an entry without a sweep has no ``config_id`` (NaN), ``label`` = ``variant`` and ``sweep`` = ``{}``
     :param evals: eval.csv of all runs, long format: ``run_id, timesteps, mean_return, std_return, n_episodes``
     :param train: train.csv of all runs, long format: ``run_id, update, timesteps, <stat>...``
     :param episodes: episodes.csv of all runs (training episodes), long format: ``run_id, timesteps, return, length``
@@ -312,6 +315,10 @@ def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFra
         "variant": config["variant"],
         "algo": config.get("algo"),
         "seed": int(config["seed"]),
+        "config_id": config.get("config_id"),
+        "label": config.get("label", config["variant"]),
+        "sweep": config.get("sweep", {}),
+        "hyperparameters": config.get("hyperparameters", {}),
         "status": status["status"],
         "error": status.get("error"),
         "diverged_at_update": status.get("diverged_at_update"),

@@ -37,3 +37,29 @@ class Report:
     curves: pd.DataFrame
     problems: pd.DataFrame
     settings: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """
+    Report of a tune directory (``ppo-variants tune``), as built by ``build_sweep_report`` from the functions of
+    ``sb3_ppo_variants.analysis.sweeps``; the scores are the selection metric named in ``settings["select"]``.
+
+    :param evaluation: the ordinary report of the evaluation stage: the headline tables, from fresh seeds only
+    :param configurations: every configuration of the tuning stage, scored on the tuning seeds
+        (``sweeps.configuration_intervals``)
+    :param selection: the winner of each (environment, variant) (``sweeps.best_configurations``)
+    :param selection_bias: each winner's score on the tuning seeds beside its score on the fresh seeds
+        (``sweeps.selection_bias``)
+    :param sensitivity: the score against the value of each swept hyperparameter (``sweeps.sensitivity``)
+    :param robustness: the spread of each variant's configuration scores, normalised (``sweeps.robustness``)
+    :param settings: the parameters the report was built with
+    """
+
+    evaluation: Report
+    configurations: pd.DataFrame
+    selection: pd.DataFrame
+    selection_bias: pd.DataFrame
+    sensitivity: pd.DataFrame
+    robustness: pd.DataFrame
+    settings: dict[str, object] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """
-Export a ``Report`` as Markdown, CSV, LaTeX or JSON text, without optional pandas dependencies
-(``tabulate``, ``jinja2``).
+Export a ``Report`` or a ``SweepReport`` as Markdown, CSV, LaTeX or JSON text, without optional pandas dependencies
+(``tabulate``, ``jinja2``). One writer per format serves both kinds of report; each kind gives its text tables
+(``tables``, ``sweep_tables``), its tidy rows and its JSON content.
 """
 
 import io
@@ -10,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis.data import FORMATS, Report
+from sb3_ppo_variants.analysis.data import FORMATS, Report, SweepReport
 from sb3_ppo_variants.records import STATUSES
 
 ERROR_WIDTH = 100
@@ -32,11 +33,15 @@ def _number(value: object) -> str:
     return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
 
 
-def _interval(row: pd.Series, name: str, summary: str = "iqm") -> str:
-    if name + "_" + summary not in row or pd.isna(row[f"{name}_{summary}"]):
+def _bounded(row: pd.Series, column: str) -> str:
+    """A point estimate with its interval, from the columns ``column``, ``column_low`` and ``column_high``."""
+    if column not in row or pd.isna(row[column]):
         return "–"
-    low, high = _number(row[f"{name}_{summary}_low"]), _number(row[f"{name}_{summary}_high"])
-    return f"{_number(row[f'{name}_{summary}'])} [{low}, {high}]"
+    return f"{_number(row[column])} [{_number(row[f'{column}_low'])}, {_number(row[f'{column}_high'])}]"
+
+
+def _interval(row: pd.Series, name: str, summary: str = "iqm") -> str:
+    return _bounded(row, f"{name}_{summary}")
 
 
 def _column(table: pd.DataFrame, name: str) -> pd.Series:
@@ -154,6 +159,150 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
     ]
 
 
+def _setting(value: object) -> str:
+    """A swept value as written in a label: ``0.0001``, ``3e-05``, ``64``, ``tanh``."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _runs(n_runs: object, n_excluded: object) -> str:
+    return f"{_number(n_runs)} (+{_number(n_excluded)} excluded)" if n_excluded else _number(n_runs)
+
+
+Table = tuple[str, str, pd.DataFrame]
+
+
+def _metric(settings: dict[str, object]) -> str:
+    if settings.get("select") == "final":
+        return f"final return (mean of the last {settings.get('final_k')} evaluations)"
+    return "AUC (mean evaluation return over all evaluation points)"
+
+
+def _cells(settings: dict[str, object]) -> str:
+    """What a cell with an interval holds."""
+    return f"IQM [{round(100 * float(settings.get('confidence', 0.95)))}% CI] across seeds of the {_metric(settings)}"
+
+
+def _selection_table(report: SweepReport) -> Table:
+    selection = report.selection
+    table = pd.DataFrame(
+        {
+            "environment": selection["env_id"],
+            "variant": selection["variant"],
+            "selected configuration": selection["label"],
+            "tuning score": selection["tuning_score"].map(_number),
+            "tuning runs": [_runs(n, x) for n, x in zip(selection["n_runs"], selection["n_excluded"], strict=True)],
+            "configurations": selection["n_configs"].map(_number),
+        }
+    )
+    note = (
+        f"Per environment and variant, the configuration with the highest IQM across its tuning seeds of the "
+        f"{_metric(report.settings)}; ties broken by the higher mean, then by the first label in sorted order. Failed "
+        "and incomplete runs are excluded from the scores."
+    )
+    return "Selection", note, table
+
+
+def _selection_bias_table(report: SweepReport) -> Table:
+    bias = report.selection_bias
+    rows = list(bias.iterrows())
+    table = pd.DataFrame(
+        {
+            "environment": bias["env_id"],
+            "variant": bias["variant"],
+            "configuration": bias["label"],
+            "tuning seeds": [_bounded(row, "tuning_iqm") for _, row in rows],
+            "tuning runs": bias["n_tuning_runs"].map(_number),
+            "fresh seeds": [_bounded(row, "fresh_iqm") for _, row in rows],
+            "fresh runs": bias["n_fresh_runs"].map(_number),
+            "tuning − fresh": [_bounded(row, "bias") for _, row in rows],
+        }
+    )
+    note = (
+        f"{_cells(report.settings)}: each winner on the tuning seeds that selected it and on fresh seeds (the evaluation "
+        "stage), and the difference (positive: the tuning score was optimistic). The interval of the difference "
+        "resamples both sets of runs independently."
+    )
+    return "Selection bias", note, table
+
+
+def _sensitivity_table(report: SweepReport) -> Table:
+    profile = report.sensitivity
+    table = pd.DataFrame(
+        {
+            "environment": profile["env_id"],
+            "hyperparameter": profile["hyperparameter"],
+            "variant": profile["variant"],
+            "value": profile["value"].map(_setting),
+            "best configuration": profile["label"],
+            "configurations": profile["n_configs"].map(_number),
+            "runs": profile["n_runs"].map(_number),
+            "score": [_bounded(row, "score_iqm") for _, row in profile.iterrows()],
+        }
+    )
+    note = (
+        f"{_cells(report.settings)}, on the tuning seeds. For each value of a hyperparameter, the best configuration "
+        "among those with that value (the other swept hyperparameters at their best, so the profile is as optimistic as "
+        "a selection)."
+    )
+    return "Sensitivity", note, table
+
+
+def _robustness_table(report: SweepReport) -> Table:
+    robust = report.robustness
+    rows = list(robust.iterrows())
+    table = pd.DataFrame(
+        {
+            "environment": robust["env_id"],
+            "variant": robust["variant"],
+            "configurations": robust["n_configs"].map(_number),
+            "95th percentile": [_bounded(row, "p95") for _, row in rows],
+            "fraction within 10% of the best": [_bounded(row, "fraction_near_best") for _, row in rows],
+            "best": [_bounded(row, "best") for _, row in rows],
+        }
+    )
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    note = (
+        "Configuration scores (IQM across the tuning seeds) normalised per environment: random policy = 0, best "
+        "configuration of any variant = 1. Per variant over its configurations: the 95th percentile (linear "
+        "interpolation), the fraction of configurations within 10% of the best (normalised score ≥ 0.9) and its best "
+        f"configuration, as in Andrychowicz et al. 2021. {confidence}% CI from a bootstrap of the seeds within each "
+        "configuration, the normalisation recomputed."
+    )
+    return "Robustness across hyperparameters", note, table
+
+
+def _configurations_table(report: SweepReport) -> Table:
+    configurations = report.configurations
+    table = pd.DataFrame(
+        {
+            "environment": configurations["env_id"],
+            "variant": configurations["variant"],
+            "configuration": configurations["label"],
+            "runs": [_runs(n, x) for n, x in zip(configurations["n_runs"], configurations["n_excluded"], strict=True)],
+            "score": [_interval(row, "score") for _, row in configurations.iterrows()],
+            "mean": configurations["score_mean"].map(_number),
+        }
+    )
+    return "Configurations", f"Every configuration on the tuning seeds: {_cells(report.settings)}.", table
+
+
+def sweep_tables(report: SweepReport) -> list[Table]:
+    """
+    The human-readable tables of a sweep report, cells formatted as text (used by the Markdown and LaTeX writers):
+    the evaluation stage's tables (``tables``), then selection, selection bias, sensitivity, robustness and every
+    configuration.
+
+    :param report: the sweep report
+    :return: ``(title, note, table)`` triples; the table's columns are its header
+    """
+    headline = [
+        (f"Evaluation seeds: {title}", f"The winners on fresh seeds (the evaluation stage). {note}", table)
+        for title, note, table in tables(report.evaluation)
+    ]
+    builders = (_selection_table, _selection_bias_table, _sensitivity_table, _robustness_table, _configurations_table)
+    return headline + [build(report) for build in builders]
+
+
 def _error(error: object) -> str:
     if error is None or (isinstance(error, float) and math.isnan(error)):
         return "–"
@@ -169,19 +318,35 @@ def _header(report: Report) -> str:
     )
 
 
+def _sweep_header(report: SweepReport) -> str:
+    settings = report.settings
+    return (
+        f"Tune directory: {settings.get('n_tuning_runs')} runs in the tuning stage, {settings.get('n_evaluation_runs')} in "
+        f"the evaluation stage; selection metric: {_metric(settings)}. {_header(report.evaluation)}"
+    )
+
+
+def _document(report: Report | SweepReport) -> tuple[str, str, list[tuple[str, str, pd.DataFrame]]]:
+    """The title, the header line and the text tables of a report of either kind."""
+    if isinstance(report, SweepReport):
+        return "Sweep report", _sweep_header(report), sweep_tables(report)
+    return "Report", _header(report), tables(report)
+
+
 def _markdown_cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
-def to_markdown(report: Report) -> str:
+def to_markdown(report: Report | SweepReport) -> str:
     """
     Write the report's tables as Markdown.
 
     :param report: the report
     :return: the tables as GitHub-flavoured Markdown
     """
-    lines = ["# Report", "", _header(report)]
-    for title, note, table in tables(report):
+    title, header, parts = _document(report)
+    lines = [f"# {title}", "", header]
+    for title, note, table in parts:
         lines += ["", f"## {title}", "", note, ""]
         lines.append("| " + " | ".join(_markdown_cell(c) for c in table.columns) + " |")
         lines.append("|" + "|".join("---" for _ in table.columns) + "|")
@@ -215,15 +380,16 @@ def _latex(text: object) -> str:
     return "".join(LATEX_SPECIAL.get(char, char) for char in str(text))
 
 
-def to_latex(report: Report) -> str:
+def to_latex(report: Report | SweepReport) -> str:
     """
     Write the report's tables as LaTeX.
 
     :param report: the report
     :return: one ``table`` environment per table, using ``booktabs`` rules (``\\usepackage{booktabs}``)
     """
-    blocks = [f"% {_header(report)}"]
-    for title, note, table in tables(report):
+    _, header, parts = _document(report)
+    blocks = [f"% {header}"]
+    for title, note, table in parts:
         lines = [
             r"\begin{table}[htbp]",
             r"\centering",
@@ -239,17 +405,23 @@ def to_latex(report: Report) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def to_csv(report: Report) -> str:
-    """
-    Write all numbers of the report in one tidy CSV.
+CSV_COLUMNS = ["table", "env_id", "variant", "run_id", "statistic", "value"]
+SWEEP_CSV_COLUMNS = [
+    "table",
+    "env_id",
+    "variant",
+    "config_id",
+    "label",
+    "hyperparameter",
+    "hyperparameter_value",
+    "run_id",
+    "statistic",
+    "value",
+]
 
-    The columns are ``table, env_id, variant, run_id, statistic, value``: ``per_env`` rows (one per statistic of
-    ``Report.per_env``), ``aggregate`` rows (``env_id`` = ``all``), ``improvement`` rows (``statistic`` =
-    ``P(> <other variant>)``) and ``problems`` rows (one per non-ok run and field).
 
-    :param report: the report
-    :return: the CSV text
-    """
+def _tidy(report: Report) -> pd.DataFrame:
+    """The rows of ``to_csv`` for a ``Report``."""
     per_env = report.per_env.melt(id_vars=["env_id", "variant"], var_name="statistic").assign(table="per_env")
     aggregate = report.aggregate.melt(id_vars=["variant"], var_name="statistic").assign(table="aggregate", env_id="all")
     improvement = (
@@ -259,12 +431,53 @@ def to_csv(report: Report) -> str:
         .assign(table="improvement", env_id="all")
     )
     problems = report.problems.melt(id_vars=["run_id", "env_id", "variant"], var_name="statistic").assign(table="problems")
-    columns = ["table", "env_id", "variant", "run_id", "statistic", "value"]
-    tidy = pd.concat(
+    return pd.concat(
         [frame.astype({"value": object}) for frame in (per_env, aggregate, improvement, problems)], ignore_index=True
     )
+
+
+def _sweep_rows(name: str, frame: pd.DataFrame, id_vars: list[str]) -> pd.DataFrame:
+    """Rows of one table of a sweep report; swept values become the statistics ``sweep.<key>``."""
+    wide = frame.drop(columns=["sweep", "hyperparameters"], errors="ignore")
+    if "sweep" in frame:
+        wide = wide.join(pd.DataFrame(list(frame["sweep"]), index=frame.index).add_prefix("sweep."))
+    return wide.melt(id_vars=id_vars, var_name="statistic").astype({"value": object}).assign(table=name)
+
+
+def _sweep_tidy(report: SweepReport) -> pd.DataFrame:
+    """The rows of ``to_csv`` for a ``SweepReport``."""
+    ids = ["env_id", "variant", "config_id", "label"]
+    sensitivity = report.sensitivity.rename(columns={"value": "hyperparameter_value"})
+    parts = [
+        _tidy(report.evaluation),
+        _sweep_rows("selection", report.selection, ids),
+        _sweep_rows("selection_bias", report.selection_bias, ids),
+        _sweep_rows("sensitivity", sensitivity, [*ids, "hyperparameter", "hyperparameter_value"]),
+        _sweep_rows("robustness", report.robustness, ids[:2]),
+        _sweep_rows("configurations", report.configurations, ids),
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def to_csv(report: Report | SweepReport) -> str:
+    """
+    Write all numbers of the report in one tidy CSV.
+
+    For a ``Report`` the columns are ``table, env_id, variant, run_id, statistic, value``: ``per_env`` rows (one per
+    statistic of ``Report.per_env``), ``aggregate`` rows (``env_id`` = ``all``), ``improvement`` rows (``statistic`` =
+    ``P(> <other variant>)``) and ``problems`` rows (one per non-ok run and field). For a ``SweepReport`` the columns
+    are ``table, env_id, variant, config_id, label, hyperparameter, hyperparameter_value, run_id, statistic, value``:
+    the rows of its evaluation stage's report, then one row per statistic of each row of ``selection``,
+    ``selection_bias``, ``sensitivity``, ``robustness`` and ``configurations`` (the ``table``), the swept values as
+    the statistics ``sweep.<key>`` (the resolved hyperparameters are in the JSON export).
+
+    :param report: the report
+    :return: the CSV text
+    """
+    sweep = isinstance(report, SweepReport)
+    tidy = _sweep_tidy(report) if sweep else _tidy(report)
     buffer = io.StringIO()
-    tidy.reindex(columns=columns).to_csv(buffer, index=False)
+    tidy.reindex(columns=SWEEP_CSV_COLUMNS if sweep else CSV_COLUMNS).to_csv(buffer, index=False)
     return buffer.getvalue()
 
 
@@ -286,16 +499,8 @@ def _plain(value: object) -> object:
     return value
 
 
-def to_json(report: Report) -> str:
-    """
-    Write the report's tables, curves and settings as strict JSON.
-
-    :param report: the report
-    :return: a JSON object with ``settings``, ``per_env``, ``aggregate`` and ``problems`` (lists of row objects),
-        ``improvement`` (``{row variant: {column variant: probability}}``) and ``curves`` (list of points); NaN is
-        written as null and infinities as the strings ``"inf"`` / ``"-inf"`` so that the output is strict JSON
-    """
-    content = {
+def _content(report: Report) -> dict[str, object]:
+    return {
         "settings": report.settings,
         "per_env": report.per_env.to_dict(orient="records"),
         "aggregate": report.aggregate.to_dict(orient="records"),
@@ -303,14 +508,36 @@ def to_json(report: Report) -> str:
         "problems": report.problems.to_dict(orient="records"),
         "curves": report.curves.to_dict(orient="records"),
     }
+
+
+def _sweep_content(report: SweepReport) -> dict[str, object]:
+    names = ("selection", "selection_bias", "sensitivity", "robustness", "configurations")
+    return {"settings": report.settings, "evaluation": _content(report.evaluation)} | {
+        name: getattr(report, name).to_dict(orient="records") for name in names
+    }
+
+
+def to_json(report: Report | SweepReport) -> str:
+    """
+    Write the report's tables, curves and settings as strict JSON.
+
+    :param report: the report
+    :return: for a ``Report``, a JSON object with ``settings``, ``per_env``, ``aggregate`` and ``problems`` (lists of
+        row objects), ``improvement`` (``{row variant: {column variant: probability}}``) and ``curves`` (list of
+        points); for a ``SweepReport``, one with ``settings``, ``evaluation`` (its evaluation stage's report, as
+        above) and ``selection``, ``selection_bias``, ``sensitivity``, ``robustness`` and ``configurations`` (lists of
+        row objects, with the swept values and resolved hyperparameters as objects). NaN is written as null and
+        infinities as the strings ``"inf"`` / ``"-inf"`` so that the output is strict JSON
+    """
+    content = _sweep_content(report) if isinstance(report, SweepReport) else _content(report)
     return json.dumps(_plain(content), indent=2, allow_nan=False) + "\n"
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report | SweepReport, fmt: str) -> str:
     """
     Write the report as text in one of ``FORMATS``.
 
-    :param report: the report
+    :param report: the report, of either kind
     :param fmt: one of ``md``, ``csv``, ``latex``, ``json``
     :return: the report as text in that format
     """

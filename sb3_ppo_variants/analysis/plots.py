@@ -1,5 +1,5 @@
 """
-Figures of a report, PNG and SVG, drawn on matplotlib's Agg canvas (no pyplot, so no global state).
+Figures of a report or a sweep report, PNG and SVG, drawn on matplotlib's Agg canvas (no pyplot, so no global state).
 """
 
 import math
@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from sb3_ppo_variants.analysis.data import Report
+from sb3_ppo_variants.analysis.data import Report, SweepReport
+from sb3_ppo_variants.analysis.sweeps import is_number
 from sb3_ppo_variants.fileio import atomic_open
 
 FIGURE_WIDTH = 9.0
@@ -138,18 +139,129 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
     return save_figure(figure, out_dir, "probability_of_improvement")
 
 
-def make_figures(report: Report, out_dir: str | os.PathLike) -> list[Path]:
+def _log_axis(hyperparameter: str, values: list[object]) -> bool:
+    """A log axis for positive numbers that are a rate or span more than a factor of 10."""
+    if not values or not all(is_number(value) and value > 0 for value in values):
+        return False
+    return hyperparameter.endswith("rate") or max(values) > 10 * min(values)
+
+
+def _panels(n: int, ncols: int, panel_height: float) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout figure of ``n`` panels in rows of ``ncols``, the unused axes switched off."""
+    nrows = math.ceil(n / ncols)
+    figure = Figure(figsize=(FIGURE_WIDTH, panel_height * nrows + 0.9), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    return figure, axes[:n]
+
+
+def _metric_name(report: SweepReport) -> str:
+    return "final return" if report.settings.get("select") == "final" else "AUC"
+
+
+def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
+    """
+    One panel per environment and swept hyperparameter: each variant's score against the value (``sweeps.sensitivity``:
+    the best configuration with that value), IQM across the tuning seeds with its confidence band.
+
+    The x axis is logarithmic for positive values of a rate (a key ending in ``rate``) or spanning more than a factor of
+    10; values that are not numbers are placed in sorted order, evenly spaced.
+
+    :param report: sweep report with a non-empty ``sensitivity``
+    :param out_dir: existing directory
+    :return: paths of sensitivity.png and sensitivity.svg
+    """
+    table = report.sensitivity
+    panels = sorted(set(zip(table["env_id"], table["hyperparameter"], strict=True)))
+    colors = _colors(list(report.configurations["variant"].unique()))
+    ncols = min(3, table["hyperparameter"].nunique(), len(panels))
+    figure, axes = _panels(len(panels), ncols, 0.75 * FIGURE_WIDTH / ncols)
+    for ax, (env_id, hyperparameter) in zip(axes, panels, strict=True):
+        panel = table[(table["env_id"] == env_id) & (table["hyperparameter"] == hyperparameter)]
+        values = list(panel["value"])
+        numeric = all(is_number(value) for value in values)
+        ticks = sorted({str(value) for value in values})
+        for variant, line in panel.groupby("variant", sort=True):
+            x = line["value"].astype(float) if numeric else [ticks.index(str(value)) for value in line["value"]]
+            ax.plot(x, line["score_iqm"], color=colors[variant], marker="o", linewidth=1.8, label=variant)
+            ax.fill_between(x, line["score_iqm_low"], line["score_iqm_high"], color=colors[variant], alpha=0.2, linewidth=0)
+        if _log_axis(hyperparameter, values):
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(ticks)), ticks)
+        ax.set_title(f"{env_id}: {hyperparameter}")
+        ax.set_xlabel(hyperparameter)
+        ax.set_ylabel(f"{_metric_name(report)} (IQM across seeds)")
+        ax.grid(alpha=0.3)
+    handles = [
+        Line2D([], [], color=color, linewidth=2.5, label=variant)
+        for variant, color in colors.items()
+        if variant in set(table["variant"])
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(
+        f"Sensitivity: best configuration at each value (tuning seeds), band = {confidence}% bootstrap CI across seeds"
+    )
+    return save_figure(figure, out_dir, "sensitivity")
+
+
+def selection_bias_intervals(report: SweepReport, out_dir: Path) -> list[Path]:
+    """
+    One panel per environment: each winner's score on the tuning seeds that selected it (open marker) and on fresh
+    seeds (filled marker), IQM with confidence intervals.
+
+    :param report: sweep report with a non-empty ``selection_bias``
+    :param out_dir: existing directory
+    :return: paths of selection_bias.png and selection_bias.svg
+    """
+    table = report.selection_bias
+    envs = sorted(table["env_id"].unique())
+    colors = _colors(list(report.configurations["variant"].unique()))
+    n_variants = table.groupby("env_id").size().max()
+    figure, axes = _panels(len(envs), min(2, len(envs)), 0.9 + 0.5 * n_variants)
+    for ax, env_id in zip(axes, envs, strict=True):
+        panel = table[table["env_id"] == env_id].sort_values("variant", ascending=False).reset_index(drop=True)
+        for i, row in panel.iterrows():
+            color = colors[row["variant"]]
+            for offset, stage, face in ((0.15, "tuning", "white"), (-0.15, "fresh", color)):
+                ax.hlines(i + offset, row[f"{stage}_iqm_low"], row[f"{stage}_iqm_high"], color=color, linewidth=2)
+                ax.plot(row[f"{stage}_iqm"], i + offset, "o", color=color, markerfacecolor=face, markersize=7)
+        ax.set_yticks(range(len(panel)), panel["variant"])
+        ax.set_title(env_id)
+        ax.set_xlabel(f"{_metric_name(report)} (IQM across seeds)")
+        ax.grid(axis="x", alpha=0.3)
+    handles = [
+        Line2D([], [], color="black", marker="o", markerfacecolor="white", linestyle="", label="tuning seeds"),
+        Line2D([], [], color="black", marker="o", linestyle="", label="fresh seeds"),
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(f"Selection bias: each winner on the seeds that selected it and on fresh seeds ({confidence}% CI)")
+    return save_figure(figure, out_dir, "selection_bias")
+
+
+def make_figures(report: Report | SweepReport, out_dir: str | os.PathLike) -> list[Path]:
     """
     Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG.
 
-    The figures are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``), ``aggregate_iqm`` (needs at
-    least one environment with reference scores) and ``probability_of_improvement``. A figure without data is not
-    written, which the returned list shows.
+    The figures of a ``Report`` are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``),
+    ``aggregate_iqm`` (needs at least one environment with reference scores) and ``probability_of_improvement``; those
+    of a ``SweepReport`` are its evaluation stage's, then ``sensitivity`` and ``selection_bias``. A figure without data
+    is not written, which the returned list shows.
 
-    :param report: a report built by ``build_report``
+    :param report: a report built by ``build_report`` or ``build_sweep_report``
     :param out_dir: output directory
     :return: paths of the files written
     """
+    if isinstance(report, SweepReport):
+        paths = make_figures(report.evaluation, out_dir)
+        if not report.sensitivity.empty:
+            paths += sensitivity_curves(report, Path(out_dir))
+        if not report.selection_bias.empty:
+            paths += selection_bias_intervals(report, Path(out_dir))
+        return paths
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -17,11 +17,16 @@ Which runs enter the metrics:
   the score of its initial policy and can outrank a variant that learned and then dipped). With
   ``diverged="hold"`` they repeat its last evaluation, so the final return is the last evaluation before divergence.
 
-The tables themselves are computed by ``sb3_ppo_variants.analysis.tables`` from per-run arrays.
+Runs are grouped by environment and ``label``: the variant entry's name, or for a run of a sweep its configuration's
+label (e.g. ``pg[learning_rate=0.003]``), so that the configurations of a sweep are never pooled. The tables themselves
+are computed by ``sb3_ppo_variants.analysis.tables`` from per-run arrays; ``group_curves`` gives the filled curves of
+any grouping (a sweep's analysis groups by configuration).
 """
 
 import math
 import os
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +37,7 @@ from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import normalize
 from sb3_ppo_variants.records import COMPLETED, STATUSES, RecordTables, load_records
 
-__all__ = ["DIVERGED_POLICIES", "build_report"]
+__all__ = ["DIVERGED_POLICIES", "GroupCurves", "build_report", "group_curves"]
 
 DIVERGED_POLICIES = ("worst", "hold")
 CURVE_COLUMNS = ["env_id", "variant", "timesteps", "iqm", "low", "high", "n_runs"]
@@ -87,6 +92,63 @@ def _completed_curves(
     return returns, timesteps
 
 
+class GroupCurves(NamedTuple):
+    """
+    The runs of one group and the evaluation curves of its completed runs, as ``group_curves`` yields them.
+
+    :param keys: the values of the grouping columns
+    :param runs: every run of the group (rows of ``RecordTables.runs``)
+    :param completed: its ``ok`` and ``diverged`` runs, in the order of the rows of ``returns``
+    :param returns: their returns on the group's grid, filled following the ``diverged`` policy, shape (runs, points);
+        None when the group has no completed run
+    :param timesteps: the grid, shape (points,); None when the group has no completed run
+    """
+
+    keys: tuple
+    runs: pd.DataFrame
+    completed: pd.DataFrame
+    returns: np.ndarray | None
+    timesteps: np.ndarray | None
+
+
+def group_curves(records: RecordTables, by: Sequence[str] = ("env_id", "label"), diverged: str = "worst") -> list[GroupCurves]:
+    """
+    Group the runs and give each group's completed runs their evaluation curves, by the rules of the module docstring.
+
+    :param records: the records
+    :param by: columns of ``records.runs`` that define a group, the environment first (a diverged run's floor and the
+        grid of an all-diverged group come from its environment); a missing value (e.g. ``config_id`` of an entry
+        without a sweep) is a group key like any other
+    :param diverged: ``"worst"`` or ``"hold"``, how the evaluation points after a divergence are scored
+    :return: one ``GroupCurves`` per group, in the sorted order of the keys
+    """
+    if diverged not in DIVERGED_POLICIES:
+        raise ValueError(f"diverged must be one of {list(DIVERGED_POLICIES)}, got {diverged!r}")
+    if not by or by[0] != "env_id":
+        raise ValueError(f"by must start with 'env_id', got {list(by)}")
+    runs = records.runs
+    completed = runs[runs["status"].isin(COMPLETED)]
+    returns_wide = _wide(records.evals, "timesteps", "mean_return")
+    worst_by_env = {
+        env_id: np.nanmin(returns_wide.reindex(group["run_id"]).to_numpy(dtype=float))
+        for env_id, group in completed.groupby("env_id", sort=False)
+        if returns_wide.reindex(group["run_id"]).notna().to_numpy().any()
+    }
+    ok_runs_by_env = runs[runs["status"] == "ok"].groupby("env_id")["run_id"].agg(list).to_dict()
+    groups = []
+    for keys, group in runs.groupby(list(by), sort=True, dropna=False):
+        group_completed = group[group["status"].isin(COMPLETED)]
+        returns, timesteps = (
+            (None, None)
+            if group_completed.empty
+            else _completed_curves(
+                returns_wide, group_completed, ok_runs_by_env.get(keys[0], []), diverged, worst_by_env[keys[0]]
+            )
+        )
+        groups.append(GroupCurves(keys, group, group_completed, returns, timesteps))
+    return groups
+
+
 def build_report(
     source: str | os.PathLike | RecordTables,
     final_k: int = 3,
@@ -102,16 +164,16 @@ def build_report(
     """
     Build the report tables from the records of an experiment.
 
-    Per (environment, variant), over completed runs (``ok`` and ``diverged``; see the module docstring for how
-    diverged runs enter), the columns of ``tables.sample_efficiency``, ``tables.stability`` and
-    ``tables.training_diagnostics``: final return (mean of the last ``final_k`` evaluations), AUC (mean return over
-    all evaluation points), largest drawdown and within-run dispersion, each as IQM / mean / median across seeds with
-    percentile bootstrap intervals, and the sample standard deviation; timesteps to reach the threshold (median
-    across seeds, ``inf`` unless more than half of the runs reach it, and the number that reach it); IQR and lower
-    CVaR of the final return across seeds; from train.csv, the median and the largest per-run maximum of
-    ``ratio_max``, the median per-run maximum of ``approx_kl`` and the mean number of updates per run with
-    ``approx_kl > kl_threshold``. The aggregate (``tables.aggregate``) summarises normalised final return and AUC
-    over the environments with reference scores as rliable does, with a bootstrap stratified by environment.
+    Per (environment, variant), the variant being a sweep configuration's label (see the module docstring), over completed runs
+    (``ok`` and ``diverged``; see the module docstring for how diverged runs enter), the columns of
+    ``tables.sample_efficiency``, ``tables.stability`` and ``tables.training_diagnostics``: final return (mean of the last
+    ``final_k`` evaluations), AUC (mean return over all evaluation points), largest drawdown and within-run dispersion, each as
+    IQM / mean / median across seeds with percentile bootstrap intervals, and the sample standard deviation; timesteps to reach
+    the threshold (median across seeds, ``inf`` unless more than half of the runs reach it, and the number that reach it); IQR
+    and lower CVaR of the final return across seeds; from train.csv, the median and the largest per-run maximum of
+    ``ratio_max``, the median per-run maximum of ``approx_kl`` and the mean number of updates per run with ``approx_kl >
+    kl_threshold``. The aggregate (``tables.aggregate``) summarises normalised final return and AUC over the environments with
+    reference scores as rliable does, with a bootstrap stratified by environment.
 
     :param source: experiment directory, or records already loaded by ``load_records``
     :param final_k: number of final evaluations averaged into the final return
@@ -126,35 +188,21 @@ def build_report(
     :param seed: seed of the bootstrap; the same seed and records give the same report
     :return: the report
     """
-    if diverged not in DIVERGED_POLICIES:
-        raise ValueError(f"diverged must be one of {list(DIVERGED_POLICIES)}, got {diverged!r}")
     if curve_resamples < 0:
         raise ValueError(f"curve_resamples must be >= 0, got {curve_resamples}")
     records = source if isinstance(source, RecordTables) else load_records(source)
     thresholds = THRESHOLDS if thresholds is None else thresholds
     runs = records.runs
-    completed = runs[runs["status"].isin(COMPLETED)]
-    returns_wide = _wide(records.evals, "timesteps", "mean_return")
     ratio_wide = _wide(records.train, "update", "ratio_max")
     kl_wide = _wide(records.train, "update", "approx_kl")
-    worst_by_env = {
-        env_id: np.nanmin(returns_wide.reindex(group["run_id"]).to_numpy(dtype=float))
-        for env_id, group in completed.groupby("env_id", sort=False)
-        if returns_wide.reindex(group["run_id"]).notna().to_numpy().any()
-    }
-    ok_runs_by_env = runs[runs["status"] == "ok"].groupby("env_id")["run_id"].agg(list).to_dict()
 
     rows, curves, final_by_group, auc_by_group = [], [], {}, {}
-    for (env_id, variant), group in runs.groupby(["env_id", "variant"], sort=True):
+    for (env_id, variant), group, group_completed, returns, timesteps in group_curves(records, ("env_id", "label"), diverged):
         counts = group["status"].value_counts()
         row: dict[str, object] = {"env_id": env_id, "variant": variant, "n_runs": len(group)}
         row |= {f"n_{status}": int(counts.get(status, 0)) for status in STATUSES}
-        group_completed = group[group["status"].isin(COMPLETED)]
         run_ids = group_completed["run_id"].tolist()
-        if run_ids:
-            returns, timesteps = _completed_curves(
-                returns_wide, group_completed, ok_runs_by_env.get(env_id, []), diverged, worst_by_env[env_id]
-            )
+        if returns is not None:
             final = metrics.final_return(returns, min(final_k, returns.shape[1]))
             auc = metrics.area_under_curve(returns)
             threshold = thresholds.get(env_id, math.nan)
@@ -186,7 +234,7 @@ def build_report(
     return Report(
         per_env=pd.DataFrame(rows),
         aggregate=tables.aggregate(normalised, n_resamples, confidence, seed),
-        improvement=tables.improvement(final_by_group, sorted(runs["variant"].unique())),
+        improvement=tables.improvement(final_by_group, sorted(runs["label"].unique())),
         curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS),
         problems=problems.reset_index(drop=True),
         settings={

@@ -2,6 +2,9 @@
 Synthetic run records following docs/records.md, for tests, benchmarks and trying the report without training.
 """
 
+import hashlib
+import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -95,6 +98,10 @@ def make_records(
             "variant": [variant for _, variant, _ in keys],
             "algo": [variant for _, variant, _ in keys],
             "seed": [s for _, _, s in keys],
+            "config_id": None,
+            "label": [variant for _, variant, _ in keys],
+            "sweep": [{} for _ in keys],
+            "hyperparameters": [{"n_envs": 1} for _ in keys],
             "status": status,
             "error": np.select(
                 [status == "diverged", status == "failed"],
@@ -108,6 +115,143 @@ def make_records(
     )
     episodes = pd.DataFrame(columns=["run_id", *EPISODE_COLUMNS])
     return RecordTables(runs=runs, evals=evals, train=train, episodes=episodes)
+
+
+def _flat_records(
+    configurations: Sequence[Mapping[str, object]], first_seed: int, n_evals: int, eval_freq: int
+) -> RecordTables:
+    """
+    Records whose runs evaluate flat at a given score; each configuration is a dict of the identity columns of the
+    runs table (``env_id, variant, config_id, label, sweep, hyperparameters``) and ``scores``, one per seed from
+    ``first_seed``, NaN for a failed run (its only evaluation is at timesteps 0, at score 0).
+    """
+    if n_evals < 1:
+        raise ValueError(f"n_evals must be >= 1, got {n_evals}")
+    runs, evals = [], []
+    for configuration in configurations:
+        identity = {key: value for key, value in configuration.items() if key != "scores"}
+        run_prefix = "__".join(str(part) for part in (identity["env_id"], identity["variant"], identity["config_id"]) if part)
+        for i, score in enumerate(configuration["scores"]):
+            failed = math.isnan(score)
+            run_id = f"{run_prefix}__seed{first_seed + i}"
+            runs.append(
+                {"run_id": run_id, "algo": identity["variant"], "seed": first_seed + i}
+                | identity
+                | {
+                    "status": "failed" if failed else "ok",
+                    "error": "RuntimeError: synthetic" if failed else None,
+                    "diverged_at_update": None,
+                    "timesteps": 0 if failed else (n_evals - 1) * eval_freq,
+                    "wall_time_s": 1.0,
+                }
+            )
+            steps = [0] if failed else [t * eval_freq for t in range(n_evals)]
+            evals += [
+                {
+                    "run_id": run_id,
+                    "timesteps": t,
+                    "mean_return": 0.0 if failed else score,
+                    "std_return": 0.0,
+                    "n_episodes": 10,
+                }
+                for t in steps
+            ]
+    return RecordTables(
+        runs=pd.DataFrame(runs),
+        evals=pd.DataFrame(evals),
+        train=pd.DataFrame(columns=["run_id", "update", "timesteps"]),
+        episodes=pd.DataFrame(columns=["run_id", *EPISODE_COLUMNS]),
+    )
+
+
+def sweep_label(variant: str, sweep: Mapping[str, object]) -> str:
+    """
+    The synthetic label of a configuration, ``variant[key=value,...]`` over the sorted swept keys, the variant alone
+    without a sweep.
+
+    :param variant: the variant entry name
+    :param sweep: the swept values
+    :return: the label
+    """
+    return f"{variant}[{','.join(f'{key}={sweep[key]}' for key in sorted(sweep))}]" if sweep else variant
+
+
+def make_sweep_records(
+    configurations: Sequence[tuple[str, str, Mapping[str, object], Sequence[float]]],
+    first_seed: int = 0,
+    n_evals: int = 4,
+    eval_freq: int = 1000,
+    hyperparameters: Mapping[str, object] | None = None,
+) -> RecordTables:
+    """
+    Records of a sweep's configurations with known scores: every run's evaluation curve is flat at its score, so that
+    its AUC and its final return both equal it.
+
+    A configuration's ``config_id`` is a short hash of its environment, variant and resolved hyperparameters,
+    its label ``sweep_label(variant, sweep)``; an entry without a sweep has no ``config_id`` (NaN) and its variant as label.
+
+    :param configurations: ``(env_id, variant, sweep, scores)`` per configuration: ``sweep`` the dict of its swept
+        values (``{}`` for an entry without a sweep), ``scores`` one per seed (numbered from ``first_seed``), NaN for a
+        run that failed
+    :param first_seed: seed of each configuration's first run
+    :param n_evals: evaluation points per run, the first at timesteps 0
+    :param eval_freq: timesteps between evaluations
+    :param hyperparameters: hyperparameters shared by every configuration (default ``{"n_envs": 1}``), to which each
+        configuration's swept values are added
+    :return: the records, as ``load_records`` would return them
+    """
+    base = {"n_envs": 1} if hyperparameters is None else dict(hyperparameters)
+    entries = []
+    for env_id, variant, sweep, scores in configurations:
+        resolved = base | dict(sweep)
+        digest = hashlib.sha256(json.dumps([env_id, variant, resolved], sort_keys=True).encode()).hexdigest()[:8]
+        entries.append(
+            {
+                "env_id": env_id,
+                "variant": variant,
+                "config_id": digest if sweep else None,
+                "label": sweep_label(variant, sweep),
+                "sweep": dict(sweep),
+                "hyperparameters": resolved,
+                "scores": scores,
+            }
+        )
+    return _flat_records(entries, first_seed, n_evals, eval_freq)
+
+
+def make_evaluation_records(
+    winners: pd.DataFrame,
+    scores: Mapping[tuple[str, str], Sequence[float]],
+    first_seed: int = 100,
+    n_evals: int = 4,
+    eval_freq: int = 1000,
+) -> RecordTables:
+    """
+    Records of a tune's evaluation stage: each winner run again, as an entry without a sweep, at known scores.
+
+    As ``selected.toml`` runs them, a winner's runs have the variant entry's name as ``variant`` and ``label``,
+    no ``config_id`` (NaN), no swept values, and the winner's resolved hyperparameters.
+
+    :param winners: the selection, ``sweeps.select_configurations``
+    :param scores: (env_id, variant) -> scores, one per fresh seed (numbered from ``first_seed``), NaN for a failed run
+    :param first_seed: seed of each winner's first fresh run
+    :param n_evals: evaluation points per run, the first at timesteps 0
+    :param eval_freq: timesteps between evaluations
+    :return: the records
+    """
+    entries = [
+        {
+            "env_id": winner.env_id,
+            "variant": winner.variant,
+            "config_id": None,
+            "label": winner.variant,
+            "sweep": {},
+            "hyperparameters": winner.hyperparameters,
+            "scores": scores[winner.env_id, winner.variant],
+        }
+        for winner in winners.itertuples(index=False)
+    ]
+    return _flat_records(entries, first_seed, n_evals, eval_freq)
 
 
 def write_records(records: RecordTables, directory: str | Path, experiment: str = "synthetic") -> Path:
@@ -133,10 +277,13 @@ def write_records(records: RecordTables, directory: str | Path, experiment: str 
             "variant": run.variant,
             "algo": run.algo,
             "seed": int(run.seed),
+            "config_id": None if pd.isna(getattr(run, "config_id", None)) else run.config_id,
+            "label": getattr(run, "label", run.variant),
+            "sweep": getattr(run, "sweep", {}),
             "total_timesteps": int(records.evals["timesteps"].max()),
             "eval_freq": int(records.evals["timesteps"].drop_duplicates().nsmallest(2).iloc[-1]),
             "eval_episodes": 10,
-            "hyperparameters": {"n_envs": 1},
+            "hyperparameters": getattr(run, "hyperparameters", {"n_envs": 1}),
             "versions": {"python": "3", "torch": "-", "stable_baselines3": "-", "gymnasium": "-", "sb3_ppo_variants": "0.1.0"},
             "git_commit": None,
         }
