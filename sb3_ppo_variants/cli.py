@@ -26,13 +26,28 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--no-estimate", action="store_true", help="skip the calibration runs that time the estimate")
 
     run = commands.add_parser("run", help="run an experiment (resumes: finished runs are skipped)")
-    run.add_argument("file", help="experiment TOML file")
-    run.add_argument("--out", help="output directory (default: runs/<experiment name>)")
-    run.add_argument("--workers", type=int, help="parallel runs (default: one per core)")
-    run.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
-    run.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
-    run.add_argument("--only", action="append", help=ONLY_HELP)
-    run.add_argument("--retry-failed", action="store_true", help="re-run the runs recorded as failed")
+    tune = commands.add_parser(
+        "tune",
+        help="tune on the tuning seeds, then run the best configuration of each environment and variant on the "
+        "evaluation seeds (resumes)",
+    )
+    tune.add_argument(
+        "--select",
+        choices=("auc", "final"),
+        default="auc",
+        help="selection metric: IQM over the tuning seeds of the area under the curve (default) or of the final return",
+    )
+    for command in (run, tune):
+        command.add_argument(
+            "file", help="experiment TOML file" + (" with tuning_seeds and evaluation_seeds" if command is tune else "")
+        )
+        command.add_argument("--out", help="output directory (default: runs/<experiment name>)")
+        command.add_argument("--workers", type=int, help="parallel runs (default: one per core)")
+        command.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
+        command.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
+        command.add_argument("--only", action="append", help=ONLY_HELP)
+        command.add_argument("--retry-failed", action="store_true", help="re-run the runs recorded as failed")
+        command.add_argument("--yes", action="store_true", help="start a plan of more than 10,000 runs")
 
     status = commands.add_parser("status", help="show the done / failed / diverged / missing runs of an output directory")
     status.add_argument("dir", help="output directory of 'run'")
@@ -43,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
     report.add_argument("--out", help="file to write (default: stdout)")
     report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
+    report.add_argument(
+        "--paper-table1",
+        action="store_true",
+        help="score the runs as the PPO paper's Table 1 (last 100 training episodes; random 0, best setting 1)",
+    )
     report.add_argument(
         "--diverged",
         choices=("worst", "hold"),
@@ -94,10 +114,12 @@ def _status(directory: str, verbose: bool) -> int:
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
-def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: str, select: str | None) -> int:
+def _report(
+    directory: str, fmt: str, out: str | None, plots: bool, diverged: str, select: str | None, paper_table1: bool = False
+) -> int:
     """
     Build the report of an experiment directory with the default settings of ``build_report`` and export it; for the
-    output of ``tune``, the sweep report of ``build_sweep_report``.
+    output of ``tune``, the sweep report of ``build_sweep_report``; with ``paper_table1``, the PPO paper's Table 1.
 
     :param directory: experiment output directory, or tune directory
     :param fmt: ``md``, ``csv``, ``latex`` or ``json``
@@ -106,12 +128,16 @@ def _report(directory: str, fmt: str, out: str | None, plots: bool, diverged: st
         when ``out`` is None; their paths are printed to stderr
     :param diverged: ``worst`` or ``hold``, see ``build_report``
     :param select: ``auc`` or ``final``, the selection metric of a tune directory (default ``auc``); None otherwise
+    :param paper_table1: build ``analysis.paper.build_table1`` instead
     :return: exit status, 0
     """
     from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory, render
+    from sb3_ppo_variants.analysis.paper import build_table1
     from sb3_ppo_variants.fileio import write_atomic
 
-    if is_tune_directory(directory):
+    if paper_table1:
+        report = build_table1(directory)
+    elif is_tune_directory(directory):
         report = build_sweep_report(directory, select=select or "auc", diverged=diverged)
     elif select is not None:
         raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {directory} is not one")
@@ -155,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "report":
-            return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select)
+            return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1)
         if args.command == "figure":
             from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
 
@@ -173,22 +199,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
             return 0
 
-        from sb3_ppo_variants.runner import describe_plan, run_experiment
+        from sb3_ppo_variants.runner import describe_plan, run_experiment, tune_experiment
 
         if args.command == "list":
             print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
             return 0
-        counts = run_experiment(
-            args.file,
+        options = dict(
             out=args.out,
             backend=args.backend,
             workers=args.workers,
             address=args.address,
             only=args.only,
             retry_failed=args.retry_failed,
+            yes=args.yes,
         )
-        print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run")
-        return EXIT_FAILED_RUNS if counts["failed"] else 0
+        if args.command == "tune":
+            stages = tune_experiment(args.file, select=args.select, **options)
+        else:
+            stages = {"run": run_experiment(args.file, **options)}
+        for stage, counts in stages.items():
+            summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run"
+            print(summary if args.command == "run" else f"{stage}: {summary}")
+        return EXIT_FAILED_RUNS if any(counts["failed"] for counts in stages.values()) else 0
     except (ValueError, TypeError, ImportError) as error:
         print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

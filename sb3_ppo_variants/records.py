@@ -38,7 +38,8 @@ STATUSES = ("ok", "diverged", "failed", "corrupt", "incomplete")
 COMPLETED = ("ok", "diverged")
 # Columns that may hold NaN: the evaluation at which a run diverged has a non-finite return
 NULLABLE_COLUMNS = ("mean_return", "std_return")
-RUN_ID_PATTERN = re.compile(r"^(?P<env_id>.+)__(?P<variant>.+)__seed(?P<seed>\d+)$")
+RUN_ID_PATTERN = re.compile(r"^(?P<env_id>.+?)__(?P<variant>.+?)(?:__(?P<config_id>[0-9a-f]+))?__seed(?P<seed>\d+)$")
+CONFIG_ID_PATTERN = re.compile(r"[0-9a-f]+")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -63,9 +64,10 @@ def check_name(name: object) -> str:
     return name
 
 
-def run_id(env_id: str, variant: str, seed: int) -> str:
+def run_id(env_id: str, variant: str, seed: int, config_id: str | None = None) -> str:
     """
-    Return the id of a run, which is also its directory name: ``<env_id>__<variant>__seed<seed>``.
+    Return the id of a run, which is also its directory name: ``<env_id>__<variant>__seed<seed>``, and
+    ``<env_id>__<variant>__<config_id>__seed<seed>`` for a configuration of a sweep.
 
     The env id is percent-encoded where it holds a path separator (gymnasium's ``Namespace/Env-v0``), so the id is
     always one path component.
@@ -73,9 +75,13 @@ def run_id(env_id: str, variant: str, seed: int) -> str:
     :param env_id: gymnasium id
     :param variant: the experiment's variant entry name (see ``check_name``)
     :param seed: the seed
+    :param config_id: the configuration's id (hexadecimal), or None outside a sweep
     :return: the run id
     """
-    return f"{quote(env_id, safe=':')}__{check_name(variant)}__seed{seed}"
+    if config_id is not None and CONFIG_ID_PATTERN.fullmatch(config_id) is None:
+        raise ValueError(f"config_id must be hexadecimal, got {config_id!r}")
+    middle = check_name(variant) if config_id is None else f"{check_name(variant)}__{config_id}"
+    return f"{quote(env_id, safe=':')}__{middle}__seed{seed}"
 
 
 def run_dir(directory: str | os.PathLike, run_id: str) -> Path:
@@ -262,7 +268,8 @@ def _config_from_name(run_directory: Path, problem: str) -> dict[str, Any]:
     match = RUN_ID_PATTERN.match(run_directory.name)
     if match is None:
         raise RecordError(f"{problem}, and the directory name is not '<env_id>__<variant>__seed<seed>'")
-    return {"env_id": unquote(match["env_id"]), "variant": match["variant"], "seed": int(match["seed"])}
+    config = {"env_id": unquote(match["env_id"]), "variant": match["variant"], "seed": int(match["seed"])}
+    return config if match["config_id"] is None else {**config, "config_id": match["config_id"]}
 
 
 def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:

@@ -63,3 +63,26 @@ class SweepReport:
     sensitivity: pd.DataFrame
     robustness: pd.DataFrame
     settings: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Table1Report:
+    """
+    The PPO paper's Table 1 computed from an experiment's training episodes (``analysis.paper.build_table1``).
+
+    :param table1: one row per setting, in the paper's order: ``setting, paper_label, score, score_low, score_high,
+        paper_score, n_tasks, n_runs``; ``score`` is the mean over tasks of the mean normalised score of its runs
+        (random policy 0, best setting of the task 1) with a bootstrap interval stratified by task
+    :param per_task: one row per (task, setting): ``env_id, setting, random_score, mean, std, n_runs, normalised,
+        best``: the mean and std over seeds of the last-100-episode means (raw returns), their normalised mean, and
+        whether it is the task's best setting
+    :param curves: training-episode curves: ``env_id, setting, timesteps, mean_return, n_runs``
+    :param problems: the runs left out or scored on fewer episodes: ``run_id, env_id, setting, seed, problem``
+    :param settings: the parameters the report was built with
+    """
+
+    table1: pd.DataFrame
+    per_task: pd.DataFrame
+    curves: pd.DataFrame
+    problems: pd.DataFrame
+    settings: dict[str, object] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """
-Export a ``Report`` or a ``SweepReport`` as Markdown, CSV, LaTeX or JSON text, without optional pandas dependencies
-(``tabulate``, ``jinja2``). One writer per format serves both kinds of report; each kind gives its text tables
-(``tables``, ``sweep_tables``), its tidy rows and its JSON content.
+Export a ``Report``, a ``SweepReport`` or a ``Table1Report`` as Markdown, CSV, LaTeX or JSON text, without optional
+pandas dependencies (``tabulate``, ``jinja2``). One writer per format serves every kind of report; each kind gives its
+text tables (``tables``, ``sweep_tables``, ``table1_tables``), its tidy rows and its JSON content.
 """
 
 import io
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis.data import FORMATS, Report, SweepReport
+from sb3_ppo_variants.analysis.data import FORMATS, Report, SweepReport, Table1Report
 from sb3_ppo_variants.records import STATUSES
 
 ERROR_WIDTH = 100
@@ -303,6 +303,60 @@ def sweep_tables(report: SweepReport) -> list[Table]:
     return headline + [build(report) for build in builders]
 
 
+def table1_tables(report: Table1Report) -> list[Table]:
+    """
+    The text tables of a ``Table1Report``: Table 1 in the paper's layout, the raw per-task scores, the runs not scored in
+    full.
+
+    :param report: the report
+    :return: ``(title, note, table)`` triples
+    """
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    table1 = report.table1
+    rows = list(table1.iterrows())
+    main = pd.DataFrame(
+        {
+            "setting": table1["setting"],
+            "the paper's name": table1["paper_label"].map(lambda label: label or "(not in the paper)"),
+            f"our score [{confidence}% CI]": [
+                f"{_number(row['score'])} [{_number(row['score_low'])}, {_number(row['score_high'])}]" for _, row in rows
+            ],
+            "the paper's score": table1["paper_score"].map(_number),
+            "tasks": table1["n_tasks"].map(_number),
+            "runs": table1["n_runs"].map(_number),
+        }
+    )
+    per_task = report.per_task
+    raw = pd.DataFrame(
+        {
+            "task": per_task["env_id"],
+            "setting": per_task["setting"],
+            "last-100 return (mean ± std over seeds)": [
+                f"{_number(mean)} ± {_number(std)}" for mean, std in zip(per_task["mean"], per_task["std"], strict=True)
+            ],
+            "normalised": per_task["normalised"].map(_number),
+            "random policy": per_task["random_score"].map(_number),
+            "best": per_task["best"].map(lambda best: "best = 1" if best else ""),
+        }
+    )
+    problems = report.problems.rename(columns={"run_id": "run", "env_id": "task"})[["run", "problem"]]
+    return [
+        (
+            "Table 1",
+            "The PPO paper's Table 1 layout: per setting, the mean over tasks of the mean normalised score of its runs "
+            f"(random policy 0, best setting of the task 1), with a {confidence}% bootstrap CI stratified by task, beside "
+            "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps).",
+            main,
+        ),
+        ("Per-task returns", "Mean return of the last training episodes of each run: mean and std over seeds.", raw),
+        (
+            "Runs not scored in full",
+            "Runs left out, diverged, or with fewer training episodes than the score averages.",
+            problems,
+        ),
+    ]
+
+
 def _error(error: object) -> str:
     if error is None or (isinstance(error, float) and math.isnan(error)):
         return "–"
@@ -326,8 +380,20 @@ def _sweep_header(report: SweepReport) -> str:
     )
 
 
-def _document(report: Report | SweepReport) -> tuple[str, str, list[tuple[str, str, pd.DataFrame]]]:
-    """The title, the header line and the text tables of a report of either kind."""
+def _table1_header(report: Table1Report) -> str:
+    settings = report.settings
+    return (
+        f"Scored as the PPO paper's Table 1: per run, the mean return of its last {settings.get('n_last')} training "
+        "episodes; per task, the random policy's mean return is 0 and the best setting's mean over seeds is 1. Tasks: "
+        f"{', '.join(settings.get('tasks', []))}. Bootstrap: {settings.get('n_resamples')} resamples, "
+        f"seed {settings.get('seed')}."
+    )
+
+
+def _document(report: Report | SweepReport | Table1Report) -> tuple[str, str, list[tuple[str, str, pd.DataFrame]]]:
+    """The title, the header line and the text tables of a report of any kind."""
+    if isinstance(report, Table1Report):
+        return "The PPO paper's Table 1", _table1_header(report), table1_tables(report)
     if isinstance(report, SweepReport):
         return "Sweep report", _sweep_header(report), sweep_tables(report)
     return "Report", _header(report), tables(report)
@@ -337,7 +403,7 @@ def _markdown_cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
-def to_markdown(report: Report | SweepReport) -> str:
+def to_markdown(report: Report | SweepReport | Table1Report) -> str:
     """
     Write the report's tables as Markdown.
 
@@ -380,7 +446,7 @@ def _latex(text: object) -> str:
     return "".join(LATEX_SPECIAL.get(char, char) for char in str(text))
 
 
-def to_latex(report: Report | SweepReport) -> str:
+def to_latex(report: Report | SweepReport | Table1Report) -> str:
     """
     Write the report's tables as LaTeX.
 
@@ -459,7 +525,20 @@ def _sweep_tidy(report: SweepReport) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def to_csv(report: Report | SweepReport) -> str:
+TABLE1_CSV_COLUMNS = ["table", "env_id", "setting", "run_id", "statistic", "value"]
+
+
+def _table1_tidy(report: Table1Report) -> pd.DataFrame:
+    """The rows of ``to_csv`` for a ``Table1Report``."""
+    parts = [
+        report.table1.melt(id_vars=["setting"], var_name="statistic").assign(table="table1", env_id="all"),
+        report.per_task.melt(id_vars=["env_id", "setting"], var_name="statistic").assign(table="per_task"),
+        report.problems.melt(id_vars=["run_id", "env_id", "setting"], var_name="statistic").assign(table="problems"),
+    ]
+    return pd.concat([part.astype({"value": object}) for part in parts], ignore_index=True)
+
+
+def to_csv(report: Report | SweepReport | Table1Report) -> str:
     """
     Write all numbers of the report in one tidy CSV.
 
@@ -474,10 +553,14 @@ def to_csv(report: Report | SweepReport) -> str:
     :param report: the report
     :return: the CSV text
     """
-    sweep = isinstance(report, SweepReport)
-    tidy = _sweep_tidy(report) if sweep else _tidy(report)
+    if isinstance(report, Table1Report):
+        tidy, columns = _table1_tidy(report), TABLE1_CSV_COLUMNS
+    elif isinstance(report, SweepReport):
+        tidy, columns = _sweep_tidy(report), SWEEP_CSV_COLUMNS
+    else:
+        tidy, columns = _tidy(report), CSV_COLUMNS
     buffer = io.StringIO()
-    tidy.reindex(columns=SWEEP_CSV_COLUMNS if sweep else CSV_COLUMNS).to_csv(buffer, index=False)
+    tidy.reindex(columns=columns).to_csv(buffer, index=False)
     return buffer.getvalue()
 
 
@@ -517,7 +600,7 @@ def _sweep_content(report: SweepReport) -> dict[str, object]:
     }
 
 
-def to_json(report: Report | SweepReport) -> str:
+def to_json(report: Report | SweepReport | Table1Report) -> str:
     """
     Write the report's tables, curves and settings as strict JSON.
 
@@ -529,11 +612,15 @@ def to_json(report: Report | SweepReport) -> str:
         row objects, with the swept values and resolved hyperparameters as objects). NaN is written as null and
         infinities as the strings ``"inf"`` / ``"-inf"`` so that the output is strict JSON
     """
-    content = _sweep_content(report) if isinstance(report, SweepReport) else _content(report)
+    if isinstance(report, Table1Report):
+        names = ("table1", "per_task", "problems", "curves")
+        content = {"settings": report.settings} | {name: getattr(report, name).to_dict(orient="records") for name in names}
+    else:
+        content = _sweep_content(report) if isinstance(report, SweepReport) else _content(report)
     return json.dumps(_plain(content), indent=2, allow_nan=False) + "\n"
 
 
-def render(report: Report | SweepReport, fmt: str) -> str:
+def render(report: Report | SweepReport | Table1Report, fmt: str) -> str:
     """
     Write the report as text in one of ``FORMATS``.
 

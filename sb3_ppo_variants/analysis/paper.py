@@ -7,7 +7,17 @@ single scalar for each algorithm setting." Per task, the random policy's mean re
 (over seeds) of the last-100-episode means is 1; a setting's score is the mean of its normalised run scores.
 """
 
+import math
+import os
+import zlib
+
 import numpy as np
+import pandas as pd
+
+from sb3_ppo_variants.analysis.data import Table1Report
+from sb3_ppo_variants.analysis.references import RANDOM_SCORES
+from sb3_ppo_variants.analysis.stats import aggregate_mean, stratified_bootstrap_ci
+from sb3_ppo_variants.records import COMPLETED, RecordTables, load_records
 
 # Table 1 of the paper: setting -> average normalised score (7 MuJoCo-v1 tasks x 3 seeds, 1M steps)
 PAPER_TABLE1: dict[str, float] = {
@@ -84,3 +94,171 @@ def normalize_paper(scores: dict[str, np.ndarray], random_score: float) -> dict[
     return {
         setting: (np.asarray(values, dtype=float) - random_score) / (best - random_score) for setting, values in scores.items()
     }
+
+
+def ordered_settings(settings: list[str]) -> list[str]:
+    """
+    Settings in the paper's order (Table 1's rows), then the others in sorted order.
+
+    :param settings: variant entry names
+    :return: the same names, ordered
+    """
+    return [name for name in PAPER_TABLE1 if name in settings] + sorted(set(settings) - set(PAPER_TABLE1))
+
+
+def run_scores(records: RecordTables, n_last: int = LAST_EPISODES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """
+    The paper's per-run score, the mean return of the last ``n_last`` training episodes (episodes.csv), of every run.
+
+    A run counts when it is ``ok`` or ``diverged``; a diverged run has no policy left at the end of its budget and scores
+    as the random policy. A run with fewer than ``n_last`` episodes scores the mean of those it has, and is listed.
+
+    :param records: the records of an experiment directory
+    :param n_last: number of final training episodes
+    :return: (scores: ``run_id, env_id, setting, seed, status, n_episodes, score``; problems: ``run_id, env_id,
+        setting, seed, problem``, one row per run that is left out or scored on fewer than ``n_last`` episodes)
+    """
+    episodes = dict(tuple(records.episodes.groupby("run_id"))) if len(records.episodes) else {}
+    scores, problems = [], []
+    for run in records.runs.itertuples(index=False):
+        ids = {"run_id": run.run_id, "env_id": run.env_id, "setting": run.variant, "seed": run.seed}
+        table = episodes.get(run.run_id)
+        n_episodes = 0 if table is None else len(table)
+        if run.status not in COMPLETED:
+            problems.append({**ids, "problem": f"{run.status}: not scored"})
+            continue
+        if run.status == "diverged":
+            update = run.diverged_at_update
+            where = f" at update {int(update)}" if pd.notna(update) else ""
+            problems.append({**ids, "problem": f"diverged{where}: scored as the random policy"})
+            scores.append({**ids, "status": run.status, "n_episodes": n_episodes, "score": math.nan})
+            continue
+        if table is None:
+            problems.append({**ids, "problem": "no training episode in its record (no episodes.csv): not scored"})
+            continue
+        if n_episodes < n_last:
+            problems.append({**ids, "problem": f"{n_episodes} training episodes, fewer than {n_last}: scored on those"})
+        score = last_episodes_mean(table.sort_values("timesteps")["return"].to_numpy(), n_last)
+        scores.append({**ids, "status": run.status, "n_episodes": n_episodes, "score": score})
+    score_columns = ["run_id", "env_id", "setting", "seed", "status", "n_episodes", "score"]
+    return pd.DataFrame(scores, columns=score_columns), pd.DataFrame(problems, columns=[*score_columns[:4], "problem"])
+
+
+def episode_curves(records: RecordTables, scores: pd.DataFrame, points: int = 20) -> pd.DataFrame:
+    """
+    Training-episode learning curves in the manner of the paper's Figure 3: per run, the mean return of the episodes that
+    end in each of ``points`` equal spans of the budget; then the mean over the runs of each (task, setting).
+
+    :param records: the records
+    :param scores: ``run_scores``'s scores (the runs to draw)
+    :param points: number of spans
+    :return: ``env_id, setting, timesteps (end of the span), mean_return, n_runs``
+    """
+    columns = ["env_id", "setting", "timesteps", "mean_return", "n_runs"]
+    episodes = records.episodes[records.episodes["run_id"].isin(scores["run_id"])]
+    if episodes.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (env_id, setting), group in scores.groupby(["env_id", "setting"], sort=False):
+        runs = episodes[episodes["run_id"].isin(group["run_id"])]
+        if runs.empty:
+            continue
+        edges = np.linspace(0, runs["timesteps"].max(), points + 1)
+        span = np.clip(np.searchsorted(edges, runs["timesteps"].to_numpy(), side="left") - 1, 0, points - 1)
+        per_run = runs.assign(span=span).groupby(["run_id", "span"])["return"].mean().unstack()
+        mean = per_run.mean(axis=0)
+        rows += [
+            {
+                "env_id": env_id,
+                "setting": setting,
+                "timesteps": edges[i + 1],
+                "mean_return": mean[i],
+                "n_runs": int(per_run[i].notna().sum()),
+            }
+            for i in mean.index
+        ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build_table1(
+    source: str | os.PathLike | RecordTables,
+    n_last: int = LAST_EPISODES,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    random_scores: dict[str, float] | None = None,
+) -> Table1Report:
+    """
+    The PPO paper's Table 1 from an experiment's records: each setting's score, the mean over tasks and seeds of the
+    per-task normalised scores (random policy 0, best setting 1), with a 95% bootstrap CI stratified by task, beside the
+    paper's score; then the raw per-task scores and the training-episode curves.
+
+    :param source: experiment directory, or records already loaded
+    :param n_last: number of final training episodes averaged per run
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: seed of the bootstrap
+    :param random_scores: env_id -> random policy's mean return; default ``references.RANDOM_SCORES``
+    :return: the report
+    """
+    records = source if isinstance(source, RecordTables) else load_records(source)
+    random_scores = RANDOM_SCORES if random_scores is None else random_scores
+    scores, problems = run_scores(records, n_last)
+    tasks = sorted(set(scores["env_id"]))
+    unknown = [task for task in tasks if task not in random_scores]
+    if unknown:
+        raise ValueError(f"no random-policy score for {unknown}: measure it with 'ppo-variants references random ...'")
+    normalised: dict[str, dict[str, np.ndarray]] = {}
+    per_task = []
+    for task in tasks:
+        group = scores[scores["env_id"] == task]
+        random = random_scores[task]
+        # a diverged run scores as the random policy
+        by_setting = {
+            setting: rows["score"].fillna(random).to_numpy() for setting, rows in group.groupby("setting", sort=False)
+        }
+        best, _ = best_setting_scores(by_setting)
+        normalised[task] = normalize_paper(by_setting, random)
+        per_task += [
+            {
+                "env_id": task,
+                "setting": setting,
+                "random_score": random,
+                "mean": float(values.mean()),
+                "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                "n_runs": len(values),
+                "normalised": float(normalised[task][setting].mean()),
+                "best": setting == best,
+            }
+            for setting, values in by_setting.items()
+        ]
+    rows = []
+    for setting in ordered_settings(sorted(set(scores["setting"]))):
+        strata = [normalised[task][setting] for task in tasks if setting in normalised[task]]
+        point, low, high = stratified_bootstrap_ci(
+            strata, aggregate_mean, n_resamples, confidence, [seed, zlib.crc32(setting.encode())]
+        )
+        rows.append(
+            {
+                "setting": setting,
+                "paper_label": PAPER_LABELS.get(setting, ""),
+                "score": float(point),
+                "score_low": float(low),
+                "score_high": float(high),
+                "paper_score": PAPER_TABLE1.get(setting, math.nan),
+                "n_tasks": len(strata),
+                "n_runs": sum(len(stratum) for stratum in strata),
+            }
+        )
+    table1_columns = ["setting", "paper_label", "score", "score_low", "score_high", "paper_score", "n_tasks", "n_runs"]
+    per_task_frame = pd.DataFrame(
+        per_task, columns=["env_id", "setting", "random_score", "mean", "std", "n_runs", "normalised", "best"]
+    )
+    order = {setting: i for i, setting in enumerate(ordered_settings(sorted(set(scores["setting"]))))}
+    return Table1Report(
+        table1=pd.DataFrame(rows, columns=table1_columns),
+        per_task=per_task_frame.sort_values(["env_id", "setting"], key=lambda c: c.map(order) if c.name == "setting" else c),
+        curves=episode_curves(records, scores),
+        problems=problems,
+        settings={"n_last": n_last, "n_resamples": n_resamples, "confidence": confidence, "seed": seed, "tasks": tasks},
+    )

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from sb3_ppo_variants.analysis.data import Report, SweepReport
+from sb3_ppo_variants.analysis.data import Report, SweepReport, Table1Report
 from sb3_ppo_variants.analysis.sweeps import is_number
 from sb3_ppo_variants.fileio import atomic_open
 
@@ -242,19 +242,108 @@ def selection_bias_intervals(report: SweepReport, out_dir: Path) -> list[Path]:
     return save_figure(figure, out_dir, "selection_bias")
 
 
-def make_figures(report: Report | SweepReport, out_dir: str | os.PathLike) -> list[Path]:
+# The PPO paper's settings by family: one colour per family, shades by parameter (Table 1's grouping)
+FAMILY_COLORS = {
+    "no-clip": "#777777",
+    "clip": "#0072B2",
+    "adaptive-kl": "#009E73",
+    "fixed-kl": "#E69F00",
+    "logclip": "#D55E00",
+}
+
+
+def _family(setting: str) -> str:
+    return next((family for family in sorted(FAMILY_COLORS, key=len, reverse=True) if setting.startswith(family)), "")
+
+
+def table1_scores(report: Table1Report, out_dir: Path) -> list[Path]:
+    """
+    Each setting's Table-1 score with its confidence interval (bar), beside the paper's score (black diamond).
+
+    :param report: a report built by ``analysis.paper.build_table1``
+    :param out_dir: existing directory
+    :return: paths of table1_scores.png and table1_scores.svg
+    """
+    table = report.table1.iloc[::-1].reset_index(drop=True)
+    figure = Figure(figsize=(FIGURE_WIDTH, 1.2 + 0.4 * len(table)), layout="constrained")
+    ax = figure.subplots()
+    y = np.arange(len(table))
+    for i, row in table.iterrows():
+        color = FAMILY_COLORS.get(_family(row["setting"]), PALETTE[6])
+        ax.barh(y[i], row["score_high"] - row["score_low"], left=row["score_low"], height=0.6, color=color, alpha=0.55)
+        ax.vlines(row["score"], y[i] - 0.3, y[i] + 0.3, color=color, linewidth=2.5)
+        if not math.isnan(row["paper_score"]):
+            ax.plot(row["paper_score"], y[i], marker="D", color="black", markersize=6, linestyle="none")
+    for reference in (0.0, 1.0):
+        ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_yticks(y, table["setting"])
+    ax.set_xlabel("normalised score (random policy = 0, best setting of each task = 1), mean over tasks and seeds")
+    ax.grid(axis="x", alpha=0.3)
+    handles = [
+        Line2D([], [], color="grey", linewidth=6, alpha=0.55, label=f"ours, {round(100 * report.settings['confidence'])}% CI"),
+        Line2D([], [], color="black", marker="D", linestyle="none", label="the paper's Table 1"),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=9)
+    figure.suptitle(f"Table 1 scores on {', '.join(report.settings['tasks'])}")
+    return save_figure(figure, out_dir, "table1_scores")
+
+
+def table1_curves(report: Table1Report, out_dir: Path) -> list[Path]:
+    """
+    Training-episode returns per task in the manner of the paper's Figure 3: one panel per task, one line per setting
+    (the mean over seeds of the mean return of the episodes ending in each span of the budget).
+
+    :param report: a report built by ``analysis.paper.build_table1``
+    :param out_dir: existing directory
+    :return: paths of table1_curves.png and table1_curves.svg
+    """
+    curves = report.curves
+    tasks = sorted(curves["env_id"].unique())
+    settings = list(report.table1["setting"])
+    ncols = min(2, len(tasks))
+    nrows = math.ceil(len(tasks) / ncols)
+    figure = Figure(figsize=(FIGURE_WIDTH, 0.75 * FIGURE_WIDTH / ncols * nrows + 1.4), layout="constrained")
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    styles = ("-", "--", ":", "-.")
+    handles = {}
+    for ax, task in zip(axes, tasks, strict=False):
+        for setting, curve in curves[curves["env_id"] == task].groupby("setting", sort=False):
+            family = _family(setting)
+            rank = [name for name in settings if _family(name) == family].index(setting)
+            color = FAMILY_COLORS.get(family, PALETTE[6])
+            (line,) = ax.plot(curve["timesteps"], curve["mean_return"], color=color, linestyle=styles[rank % 4], label=setting)
+            handles[setting] = line
+        ax.set_title(task)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("training episode return")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.grid(alpha=0.3)
+    for ax in axes[len(tasks) :]:
+        ax.set_axis_off()
+    ordered = [handles[name] for name in settings if name in handles]
+    figure.legend(handles=ordered, loc="outside lower center", ncols=min(len(ordered), 5), frameon=False, fontsize=8)
+    figure.suptitle("Training episodes: mean return over seeds (the manner of the PPO paper's Figure 3)")
+    return save_figure(figure, out_dir, "table1_curves")
+
+
+def make_figures(report: Report | SweepReport | Table1Report, out_dir: str | os.PathLike) -> list[Path]:
     """
     Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG.
 
     The figures of a ``Report`` are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``),
     ``aggregate_iqm`` (needs at least one environment with reference scores) and ``probability_of_improvement``; those
-    of a ``SweepReport`` are its evaluation stage's, then ``sensitivity`` and ``selection_bias``. A figure without data
-    is not written, which the returned list shows.
+    of a ``SweepReport`` are its evaluation stage's, then ``sensitivity`` and ``selection_bias``; those of a
+    ``Table1Report`` are ``table1_scores`` and ``table1_curves``. A figure without data is not written, which the
+    returned list shows.
 
-    :param report: a report built by ``build_report`` or ``build_sweep_report``
+    :param report: a report built by ``build_report``, ``build_sweep_report`` or ``analysis.paper.build_table1``
     :param out_dir: output directory
     :return: paths of the files written
     """
+    if isinstance(report, Table1Report):
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        paths = table1_scores(report, Path(out_dir)) if not report.table1.empty else []
+        return paths + (table1_curves(report, Path(out_dir)) if not report.curves.empty else [])
     if isinstance(report, SweepReport):
         paths = make_figures(report.evaluation, out_dir)
         if not report.sensitivity.empty:

@@ -5,7 +5,7 @@ spec (TOML -> dataclasses) -> plan (run configs) -> run_one (config -> record) -
 format of ``sb3_ppo_variants.records``).
 """
 
-from sb3_ppo_variants.runner.driver import describe_plan, run_experiment, status_table
+from sb3_ppo_variants.runner.driver import describe_plan, run_experiment, status_table, tune_experiment
 from sb3_ppo_variants.runner.run import RunConfig, RunRecord, plan, run_one
 from sb3_ppo_variants.runner.spec import Experiment, SpecError, load_experiment
 
@@ -20,4 +20,5 @@ __all__ = [
     "run_experiment",
     "run_one",
     "status_table",
+    "tune_experiment",
 ]

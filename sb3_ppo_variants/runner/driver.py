@@ -17,6 +17,11 @@ from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_w
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
 from sb3_ppo_variants.runner.store import pending, prepare, save
+from sb3_ppo_variants.runner.tune import EVALUATION_DIR, TUNING_DIR, stage_two_pairs, write_selected
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return str(list(seeds)) if len(seeds) <= 12 else f"[{seeds[0]}, {seeds[1]}, ..., {seeds[-1]}] ({len(seeds)} seeds)"
 
 
 def _duration(seconds: float) -> str:
@@ -72,6 +77,51 @@ class Progress:
         self.stream.flush()
 
 
+MAX_RUNS_WITHOUT_YES = 10_000
+
+
+def _check_size(n_runs: int, yes: bool) -> None:
+    if n_runs > MAX_RUNS_WITHOUT_YES and not yes:
+        raise ValueError(
+            f"{n_runs:,} runs planned, more than {MAX_RUNS_WITHOUT_YES:,}: 'ppo-variants list' shows the plan and its "
+            "estimated time; pass --yes to start it"
+        )
+
+
+def _start_pool(stack: contextlib.ExitStack, backend: str, workers: int | None) -> LocalPool | None:
+    """The local pool, started before the experiment is validated so that its workers warm up meanwhile."""
+    if backend == "local" and (workers or default_workers()) > 1:
+        return stack.enter_context(contextlib.closing(LocalPool(workers or default_workers())))
+    return None
+
+
+def _run_plan(
+    directory: Path,
+    configs: list[RunConfig],
+    stack: contextlib.ExitStack,
+    backend: str,
+    workers: int | None,
+    address: str | None,
+    pool: LocalPool | None,
+    retry_failed: bool,
+    quiet: bool,
+) -> Counter[str]:
+    """Execute the planned runs that are not done yet, writing each record as it arrives."""
+    counts: Counter[str] = Counter()
+    todo = pending(directory, configs, retry_failed)
+    if not quiet:
+        done = len(configs) - len(todo)
+        sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
+    progress = None if quiet else Progress(todo)
+    results = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool)))
+    for record in results:
+        save(directory, record)
+        counts[record.status["status"]] += 1
+        if progress is not None:
+            progress.update(record.run_id, record.status)
+    return counts
+
+
 def run_experiment(
     experiment_file: str | Path,
     out: str | Path | None = None,
@@ -81,11 +131,12 @@ def run_experiment(
     only: str | Sequence[str] | None = None,
     retry_failed: bool = False,
     quiet: bool = False,
+    yes: bool = False,
 ) -> Counter[str]:
     """
     Run an experiment, resuming: runs with a final status are skipped (failed ones are re-run with ``retry_failed``).
 
-    :param experiment_file: the TOML experiment file
+    :param experiment_file: the TOML experiment file (a tune file is run by ``tune_experiment``)
     :param out: output directory; default ``runs/<experiment name>``
     :param backend: ``local`` or ``ray``
     :param workers: parallel runs (default: one per core)
@@ -93,28 +144,85 @@ def run_experiment(
     :param only: shell-style patterns on run ids (a sequence, or one string of comma-separated patterns): their union
     :param retry_failed: re-run runs recorded as failed
     :param quiet: no progress line on standard error
+    :param yes: start a plan of more than ``MAX_RUNS_WITHOUT_YES`` runs
     :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
     """
     check_backend(backend, workers, address)
-    counts: Counter[str] = Counter()
     with contextlib.ExitStack() as stack:
-        pool = None
-        if backend == "local" and (workers or default_workers()) > 1:
-            pool = stack.enter_context(contextlib.closing(LocalPool(workers or default_workers())))
+        pool = _start_pool(stack, backend, workers)
         experiment = load_experiment(experiment_file)
-        directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
+        if experiment.is_tune:
+            raise ValueError(
+                f"{experiment_file} is a tune file (tuning_seeds and evaluation_seeds): 'ppo-variants tune' runs its two "
+                "stages"
+            )
         configs = plan(experiment, only)
-        todo = pending(directory, configs, retry_failed)
-        if not quiet:
-            done = len(configs) - len(todo)
-            sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
-        progress = None if quiet else Progress(todo)
-        records = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool)))
-        for record in records:
-            save(directory, record)
-            counts[record.status["status"]] += 1
-            if progress is not None:
-                progress.update(record.run_id, record.status)
+        _check_size(len(configs), yes)
+        directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
+        return _run_plan(directory, configs, stack, backend, workers, address, pool, retry_failed, quiet)
+
+
+def tune_experiment(
+    experiment_file: str | Path,
+    out: str | Path | None = None,
+    select: str = "auc",
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    only: str | Sequence[str] | None = None,
+    retry_failed: bool = False,
+    quiet: bool = False,
+    yes: bool = False,
+) -> dict[str, Counter[str]]:
+    """
+    Tune, then evaluate on fresh seeds: ``ppo-variants tune``. Both stages resume like ``run_experiment``.
+
+    Stage 1 runs every configuration of the file's sweeps on its ``tuning_seeds`` into ``OUT/tuning``. Once every
+    tuning run is finished, the best configuration of each (environment, variant) by ``select`` (the IQM over the
+    tuning seeds, ``sb3_ppo_variants.analysis.sweeps.select_configurations``) is written to ``OUT/selected.toml``, a
+    plain experiment file on the ``evaluation_seeds``, and stage 2 runs it into ``OUT/evaluation``.
+
+    :param experiment_file: a tune file (``[experiment] tuning_seeds`` and ``evaluation_seeds``)
+    :param out: output directory; default ``runs/<experiment name>``
+    :param select: selection metric, ``auc`` (area under the curve) or ``final`` (final return)
+    :param backend: ``local`` or ``ray``
+    :param workers: parallel runs (default: one per core)
+    :param address: Ray cluster address
+    :param only: shell-style patterns on run ids, applied to both stages
+    :param retry_failed: re-run runs recorded as failed
+    :param quiet: no progress line on standard error
+    :param yes: start a plan of more than ``MAX_RUNS_WITHOUT_YES`` runs
+    :return: ``{"tuning": counts, "evaluation": counts}`` of the runs executed now in each stage
+    """
+    from sb3_ppo_variants.analysis.sweeps import SELECTION_METRICS, select_configurations
+
+    check_backend(backend, workers, address)
+    if select not in SELECTION_METRICS:
+        raise ValueError(f"select must be one of {list(SELECTION_METRICS)}, got {select!r}")
+    counts: dict[str, Counter[str]] = {"tuning": Counter(), "evaluation": Counter()}
+    with contextlib.ExitStack() as stack:
+        pool = _start_pool(stack, backend, workers)
+        experiment = load_experiment(experiment_file)
+        if not experiment.is_tune:
+            raise ValueError(f"{experiment_file}: tune needs [experiment] tuning_seeds and evaluation_seeds, not seeds")
+        directory = Path(out if out is not None else Path("runs") / experiment.name)
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(f"--out {directory} is a file, not a directory: choose another --out")
+        tuning = plan(experiment, only)
+        _check_size(len(plan(experiment)) + len(stage_two_pairs(experiment)) * len(experiment.evaluation_seeds), yes)
+        tuning_dir = prepare(directory / TUNING_DIR, experiment_file)
+        counts["tuning"] = _run_plan(tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet)
+        unfinished = pending(tuning_dir, plan(experiment))
+        if unfinished:
+            if not quiet:
+                sys.stderr.write(f"{tuning_dir}: {len(unfinished)} tuning runs not finished; stage 2 starts once all are\n")
+            return counts
+        selected = write_selected(experiment, select_configurations(tuning_dir, select=select), select, directory)
+        evaluation = plan(load_experiment(selected), only)
+        evaluation_dir = prepare(directory / EVALUATION_DIR, selected)
+        counts["evaluation"] = _run_plan(
+            evaluation_dir, evaluation, stack, backend, workers, address, pool, retry_failed, quiet
+        )
     return counts
 
 
@@ -164,7 +272,8 @@ def describe_plan(
     experiment_file: str | Path, only: str | Sequence[str] | None = None, workers: int | None = None, calibrate: bool = True
 ) -> str:
     """
-    The plan of an experiment as text: runs per environment and variant, total steps and estimated time.
+    The plan of an experiment as text: runs per environment and variant, total steps and estimated time; for a tune
+    file, both stages (stage 2 runs one selected configuration per environment and variant on the evaluation seeds).
 
     :param experiment_file: the TOML experiment file
     :param only: shell-style patterns on run ids, as for ``run_experiment``
@@ -176,20 +285,45 @@ def describe_plan(
     configs = plan(experiment, only)
     workers = workers or default_workers()
     per_run = estimate(experiment, configs) if calibrate and configs else {}
-    lines = [f"experiment {experiment.name!r} ({experiment.path}): seeds {list(experiment.seeds)}"]
+    seeds = "tuning seeds" if experiment.is_tune else "seeds"
+    lines = [f"experiment {experiment.name!r} ({experiment.path}): {seeds} {_seeds(experiment.seeds)}"]
+    if experiment.is_tune:
+        lines[0] += f", evaluation seeds {_seeds(experiment.evaluation_seeds)}"
+        lines.append("stage 1, tuning: every configuration on the tuning seeds")
+    busy = {"stage 1": 0.0, "stage 2": 0.0}
+    stage_two: list[str] = []
     for env in experiment.envs:
         for variant in experiment.variants:
             runs = [c for c in configs if c.env_id == env.env_id and c.variant == variant.name]
-            if runs:
-                guess = per_run.get((env.env_id, variant.name))
-                timing = f", ~{_duration(guess)} per run" if guess is not None else ""
-                lines.append(f"  {env.env_id:<24} {variant.name:<16} {len(runs)} runs x {env.total_timesteps:,} steps{timing}")
+            if not runs:
+                continue
+            guess = per_run.get((env.env_id, variant.name))
+            timing = f", ~{_duration(guess)} per run" if guess is not None else ""
+            n_configs = len({c.config_id for c in runs})
+            shape = f"{n_configs} configurations x {len(runs) // n_configs} seeds = " if n_configs > 1 else ""
+            lines.append(
+                f"  {env.env_id:<24} {variant.name:<16} {shape}{len(runs)} runs x {env.total_timesteps:,} steps{timing}"
+            )
+            busy["stage 1"] += (guess or 0.0) * len(runs)
+            if experiment.is_tune:
+                n_fresh = len(experiment.evaluation_seeds)
+                stage_two.append(f"  {env.env_id:<24} {variant.name:<16} {n_fresh} runs x {env.total_timesteps:,} steps")
+                busy["stage 2"] += (guess or 0.0) * n_fresh
+    n_stage_two = len(stage_two) * len(experiment.evaluation_seeds) if experiment.is_tune else 0
+    if experiment.is_tune:
+        lines += ["stage 2, evaluation: the selected configuration of each environment and variant on the evaluation seeds"]
+        lines += stage_two
     total_steps = sum(c.total_timesteps for c in configs)
-    lines.append(f"{len(configs)} runs, {total_steps:,} environment steps")
+    lines.append(
+        f"{len(configs) + n_stage_two:,} runs, {total_steps:,} environment steps" + (" in stage 1" if n_stage_two else "")
+    )
+    if len(configs) + n_stage_two > MAX_RUNS_WITHOUT_YES:
+        lines.append(f"more than {MAX_RUNS_WITHOUT_YES:,} runs: 'run' and 'tune' start it only with --yes")
     if per_run:
-        busy = sum(per_run[(c.env_id, c.variant)] for c in configs)
+        total = busy["stage 1"] + busy["stage 2"]
+        stages = f"; stage 1 {_duration(busy['stage 1'])}, stage 2 {_duration(busy['stage 2'])}" if n_stage_two else ""
         lines.append(
-            f"estimated time: {_duration(busy / min(workers, len(configs)))} with {workers} workers"
-            f" ({_duration(busy)} of single-core work; calibrated on one rollout per env x variant)"
+            f"estimated time: {_duration(total / min(workers, len(configs) + n_stage_two))} with {workers} workers"
+            f" ({_duration(total)} of single-core work{stages}; calibrated on one rollout per env x variant)"
         )
     return "\n".join(lines)

@@ -29,6 +29,9 @@ from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalizati
 import sb3_ppo_variants
 from sb3_ppo_variants import DivergenceError, get_variant, records
 from sb3_ppo_variants.runner.spec import Experiment, algo_kwargs
+from sb3_ppo_variants.runner.sweep import config_id as sweep_config_id
+from sb3_ppo_variants.runner.sweep import expand
+from sb3_ppo_variants.runner.sweep import label as sweep_label
 
 EVAL_SEED_OFFSET = 1_000_000
 MAX_EVAL_ENVS = 10
@@ -51,7 +54,10 @@ class RunConfig:
     :param n_envs: parallel training environments
     :param policy: SB3 policy name
     :param normalize: VecNormalize keyword arguments, or None
-    :param hyperparameters: algorithm arguments as written in the experiment file
+    :param hyperparameters: algorithm arguments as written in the experiment file, swept values included
+    :param config_id: id of the sweep's configuration (a hash of env_id, algo and hyperparameters), None outside a sweep
+    :param label: readable name of the configuration, e.g. ``pg[learning_rate=0.003]``; the variant outside a sweep
+    :param sweep: the configuration's swept values (``{}`` outside a sweep)
     """
 
     run_id: str
@@ -67,6 +73,9 @@ class RunConfig:
     policy: str
     normalize: dict[str, Any] | None
     hyperparameters: dict[str, Any]
+    config_id: str | None = None
+    label: str = ""
+    sweep: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,40 +124,52 @@ class RunRecord:
         return cls(config=cls.start(config).config, status={**status, "wall_time_s": None, "eval_time_s": None})
 
 
-def plan(experiment: Experiment, only: str | Sequence[str] | None = None) -> list[RunConfig]:
+def plan(
+    experiment: Experiment, only: str | Sequence[str] | None = None, seeds: Sequence[int] | None = None
+) -> list[RunConfig]:
     """
-    All runs of an experiment, environment-major then variant then seed.
+    All runs of an experiment, environment-major then variant then configuration (of a sweep) then seed.
 
     :param experiment: the parsed experiment
     :param only: shell-style patterns on run ids (e.g. ``"CartPole-v1__clip*"``), as a sequence or one string of
         comma-separated patterns; the runs matching any of them are kept
+    :param seeds: the seeds to plan, default ``experiment.seeds``
     :return: the run configurations
     """
     patterns = only_patterns(only)
     runs = []
     for env in experiment.envs:
         for variant in experiment.variants:
-            for seed in experiment.seeds:
-                run_id = records.run_id(env.env_id, variant.name, seed)
-                if patterns and not any(fnmatch.fnmatchcase(run_id, pattern) for pattern in patterns):
-                    continue
-                runs.append(
-                    RunConfig(
-                        run_id=run_id,
-                        experiment=experiment.name,
-                        env_id=env.env_id,
-                        variant=variant.name,
-                        algo=variant.algo,
-                        seed=seed,
-                        total_timesteps=env.total_timesteps,
-                        eval_freq=experiment.eval_freq,
-                        eval_episodes=experiment.eval_episodes,
-                        n_envs=env.n_envs,
-                        policy=env.policy,
-                        normalize=None if env.normalize is None else dict(env.normalize),
-                        hyperparameters={**env.hyperparameters, **variant.overrides},
+            base = variant.hyperparameters(env)
+            axes = {**env.sweep, **variant.sweep}
+            draw_keys = (env.env_id, variant.name)
+            for swept in expand(axes, experiment.sweep_samples if axes else None, experiment.sweep_seed, draw_keys):
+                hyperparameters = {**base, **swept}
+                config_id = sweep_config_id(env.env_id, variant.algo, hyperparameters) if axes else None
+                for seed in experiment.seeds if seeds is None else seeds:
+                    run_id = records.run_id(env.env_id, variant.name, seed, config_id)
+                    if patterns and not any(fnmatch.fnmatchcase(run_id, pattern) for pattern in patterns):
+                        continue
+                    runs.append(
+                        RunConfig(
+                            run_id=run_id,
+                            experiment=experiment.name,
+                            env_id=env.env_id,
+                            variant=variant.name,
+                            algo=variant.algo,
+                            seed=seed,
+                            total_timesteps=env.total_timesteps,
+                            eval_freq=experiment.eval_freq,
+                            eval_episodes=experiment.eval_episodes,
+                            n_envs=env.n_envs,
+                            policy=env.policy,
+                            normalize=None if env.normalize is None else dict(env.normalize),
+                            hyperparameters=hyperparameters,
+                            config_id=config_id,
+                            label=sweep_label(variant.name, swept),
+                            sweep=swept,
+                        )
                     )
-                )
     return runs
 
 

@@ -44,6 +44,7 @@ from torch import nn
 
 from sb3_ppo_variants import VARIANTS, get_variant
 from sb3_ppo_variants.records import check_name
+from sb3_ppo_variants.runner.sweep import Axis, parse_axis
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "clip_range_high", "kl_coef", "value_learning_rate")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -54,8 +55,20 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
 }
-EXPERIMENT_KEYS = ("name", "seeds", "eval_freq", "eval_episodes")
+EXPERIMENT_KEYS = (
+    "name",
+    "seeds",
+    "eval_freq",
+    "eval_episodes",
+    "tuning_seeds",
+    "evaluation_seeds",
+    "sweep_samples",
+    "sweep_seed",
+)
 RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize")
+# Keys of an entry that are not algorithm arguments: its sweep axes and, for a variant, its per-environment overrides
+SWEEP_KEY = "sweep"
+ENV_OVERRIDES_KEY = "envs"
 # Arguments the runner owns, or that cannot come from a file (rollout_buffer_class is a Python class)
 EXCLUDED_ALGO_KEYS = (
     "self",
@@ -89,6 +102,7 @@ class EnvSpec:
     :param policy: SB3 policy name
     :param normalize: VecNormalize keyword arguments, or None for no normalisation
     :param hyperparameters: algorithm arguments as written in the file (schedules still strings)
+    :param sweep: axes swept for every variant on this environment (``[envs.<id>.sweep]``)
     """
 
     env_id: str
@@ -97,6 +111,7 @@ class EnvSpec:
     policy: str = "MlpPolicy"
     normalize: Mapping[str, Any] | None = None
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    sweep: Mapping[str, Axis] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,13 +120,27 @@ class VariantSpec:
     One named variant entry of an experiment.
 
     :param name: the entry name (e.g. ``clip-0.1``)
-    :param algo: registry name of the class (``pg``, ``cpi``, ``clip``, ``kl``, ``logclip``)
+    :param algo: registry name of the class (a key of ``sb3_ppo_variants.VARIANTS``)
     :param overrides: algorithm arguments that override the environment's
+    :param env_overrides: env_id -> arguments that override those on that environment only (``[variants.<name>.envs.<id>]``)
+    :param sweep: axes swept for this variant (``[variants.<name>.sweep]``)
     """
 
     name: str
     algo: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    env_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sweep: Mapping[str, Axis] = field(default_factory=dict)
+
+    def hyperparameters(self, env: EnvSpec) -> dict[str, Any]:
+        """
+        The arguments of this variant on ``env`` before sweeping: the environment's, then the variant's, then the
+        variant's for that environment.
+
+        :param env: the environment
+        :return: argument name -> value as written in the file
+        """
+        return {**env.hyperparameters, **self.overrides, **self.env_overrides.get(env.env_id, {})}
 
 
 @dataclass(frozen=True)
@@ -121,11 +150,14 @@ class Experiment:
 
     :param name: experiment name
     :param path: the file it was read from
-    :param seeds: seeds of every (env, variant) pair
+    :param seeds: seeds of every configuration (for a tune file, its ``tuning_seeds``)
     :param envs: environments
     :param variants: variant entries
     :param eval_freq: evaluate every ``eval_freq`` environment steps
     :param eval_episodes: episodes per evaluation
+    :param evaluation_seeds: the fresh seeds of a tune file's second stage (``ppo-variants tune``), or None
+    :param sweep_samples: configurations drawn per (environment, variant) by a random search, or None for the grid
+    :param sweep_seed: seed of the random search's draws
     """
 
     name: str
@@ -135,6 +167,14 @@ class Experiment:
     variants: tuple[VariantSpec, ...]
     eval_freq: int
     eval_episodes: int
+    evaluation_seeds: tuple[int, ...] | None = None
+    sweep_samples: int | None = None
+    sweep_seed: int = 0
+
+    @property
+    def is_tune(self) -> bool:
+        """Whether this is a tune file (``tuning_seeds`` and ``evaluation_seeds``), run by ``ppo-variants tune``."""
+        return self.evaluation_seeds is not None
 
 
 def algo_arguments(algo: str) -> tuple[str, ...]:
@@ -262,7 +302,7 @@ def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
         raise _fail(path, where, f"unknown gymnasium env id {env_id!r}; close registered ids: {hint or 'none'}")
     if not isinstance(table, dict):
         raise _fail(path, where, "must be a table")
-    hyperparameters = {key: value for key, value in table.items() if key not in RUN_KEYS}
+    hyperparameters = {key: value for key, value in table.items() if key not in (*RUN_KEYS, SWEEP_KEY)}
     return EnvSpec(
         env_id=env_id,
         total_timesteps=_require(path, where, table, "total_timesteps", int),
@@ -270,7 +310,23 @@ def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
         policy=_require(path, where, {"policy": "MlpPolicy", **table}, "policy", str, positive=False),
         normalize=_parse_normalize(path, where, table.get("normalize", False)),
         hyperparameters=hyperparameters,
+        sweep=_parse_sweep(path, where, table.get(SWEEP_KEY)),
     )
+
+
+def _parse_sweep(path: Path, where: str, table: Any) -> dict[str, Axis]:
+    """The axes of a ``sweep`` table (None when the entry has none)."""
+    if table is None:
+        return {}
+    where = f"{where[:-1]}.{SWEEP_KEY}]"
+    if not isinstance(table, dict) or not table:
+        raise _fail(path, where, f"must be a table of axes, e.g. learning_rate = [3e-4, 1e-3], got {table!r}")
+    if any(key in RUN_KEYS for key in table):
+        raise _fail(path, where, f"only algorithm arguments can be swept, not {[key for key in table if key in RUN_KEYS]}")
+    try:
+        return {key: parse_axis(key, value) for key, value in table.items()}
+    except ValueError as error:
+        raise _fail(path, where, str(error)) from error
 
 
 def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
@@ -284,20 +340,103 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     algo = table.get("algo", name)
     if not isinstance(algo, str) or algo not in VARIANTS:
         raise _fail(path, where, f"unknown algo {algo!r}; allowed: {sorted(VARIANTS)}")
-    return VariantSpec(name=name, algo=algo, overrides={key: value for key, value in table.items() if key != "algo"})
+    env_overrides = table.get(ENV_OVERRIDES_KEY, {})
+    if not isinstance(env_overrides, dict) or not all(isinstance(value, dict) for value in env_overrides.values()):
+        raise _fail(path, where, f"'{ENV_OVERRIDES_KEY}' must hold one table per environment id, got {env_overrides!r}")
+    return VariantSpec(
+        name=name,
+        algo=algo,
+        overrides={key: value for key, value in table.items() if key not in ("algo", SWEEP_KEY, ENV_OVERRIDES_KEY)},
+        env_overrides=env_overrides,
+        sweep=_parse_sweep(path, where, table.get(SWEEP_KEY)),
+    )
 
 
-def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv) -> None:
-    """Construct the (env, variant) model: the class validates every argument, SB3 builds the policy."""
+def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv, random_search: bool) -> None:
+    """
+    Construct the (env, variant) model: the class validates every argument, SB3 builds the policy. With sweep axes, once
+    per value of each axis (each distribution's bounds), the other axes at their first value.
+    """
     where = f"[envs.{env.env_id}] with [variants.{variant.name}]"
-    hyperparameters = {**env.hyperparameters, **variant.overrides}
-    _check_keys(path, where, hyperparameters, algo_arguments(variant.algo))
-    try:
-        get_variant(variant.algo)(env.policy, vec_env, device="cpu", **algo_kwargs(hyperparameters))
-    except (TypeError, ValueError) as error:
-        raise _fail(path, where, str(error)) from error
-    except Exception as error:  # e.g. policy_kwargs that only fail while SB3 builds the networks
-        raise _fail(path, where, f"building the model failed: {type(error).__name__}: {error}") from error
+    hyperparameters = variant.hyperparameters(env)
+    axes = {**env.sweep, **variant.sweep}
+    if env.sweep.keys() & variant.sweep.keys():
+        raise _fail(
+            path, where, f"{sorted(env.sweep.keys() & variant.sweep.keys())} swept by both the environment and the variant"
+        )
+    fixed = (variant.overrides.keys() | variant.env_overrides.get(env.env_id, {}).keys()) & env.sweep.keys()
+    if fixed:
+        raise _fail(path, where, f"the variant sets {sorted(fixed)}, which [envs.{env.env_id}.sweep] sweeps")
+    distributions = sorted(key for key, axis in axes.items() if axis.distribution in ("uniform", "log_uniform"))
+    if distributions and not random_search:
+        raise _fail(path, where, f"{distributions} are distributions: a random search needs [experiment] sweep_samples")
+    _check_keys(path, where, {**hyperparameters, **axes}, algo_arguments(variant.algo))
+    first = {key: axis.endpoints()[0] for key, axis in axes.items()}
+    candidates = [({}, first)] + [
+        ({key: value}, {**first, key: value}) for key, axis in axes.items() for value in axis.endpoints()[1:]
+    ]
+    for changed, swept in candidates:
+        context = "".join(f" with {key} = {value!r}" for key, value in (changed or first).items())
+        try:
+            get_variant(variant.algo)(env.policy, vec_env, device="cpu", **algo_kwargs({**hyperparameters, **swept}))
+        except (TypeError, ValueError) as error:
+            raise _fail(path, where + context, str(error)) from error
+        except Exception as error:  # e.g. policy_kwargs that only fail while SB3 builds the networks
+            raise _fail(path, where + context, f"building the model failed: {type(error).__name__}: {error}") from error
+
+
+def _parse_seeds(path: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
+    seeds = meta[key]
+    if not isinstance(seeds, list) or not seeds or any(not _is_seed(seed) for seed in seeds):
+        raise _fail(path, "[experiment]", f"{key!r} must be a non-empty list of integers from 0 to {MAX_SEED}, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise _fail(path, "[experiment]", f"{key!r} has duplicates: {seeds!r}")
+    return tuple(seeds)
+
+
+def _parse_tuning(path: Path, meta: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """(seeds, evaluation seeds): a tune file's tuning and evaluation seeds, or a plain file's seeds and None."""
+    tune_keys = [key for key in ("tuning_seeds", "evaluation_seeds") if key in meta]
+    if not tune_keys:
+        return _parse_seeds(path, {"seeds": [0], **meta}, "seeds"), None
+    if len(tune_keys) == 1 or "seeds" in meta:
+        raise _fail(
+            path,
+            "[experiment]",
+            "a tune file gives both 'tuning_seeds' and 'evaluation_seeds' and no 'seeds', a plain one 'seeds'",
+        )
+    tuning, evaluation = _parse_seeds(path, meta, "tuning_seeds"), _parse_seeds(path, meta, "evaluation_seeds")
+    if set(tuning) & set(evaluation):
+        raise _fail(
+            path,
+            "[experiment]",
+            f"'tuning_seeds' and 'evaluation_seeds' must be disjoint (fresh seeds measure the selected settings without "
+            f"the selection's optimism), both hold {sorted(set(tuning) & set(evaluation))}",
+        )
+    return tuning, evaluation
+
+
+def _parse_random_search(
+    path: Path, meta: Mapping[str, Any], envs: tuple[EnvSpec, ...], variants: tuple[VariantSpec, ...]
+) -> tuple[int | None, int]:
+    """(sweep_samples, sweep_seed) of a random search, (None, 0) for a grid."""
+    if "sweep_samples" not in meta:
+        if "sweep_seed" in meta:
+            raise _fail(path, "[experiment]", "'sweep_seed' is the seed of a random search: it needs 'sweep_samples'")
+        return None, 0
+    samples = _require(path, "[experiment]", meta, "sweep_samples", int)
+    if "sweep_seed" not in meta or not _is_seed(meta["sweep_seed"]):
+        raise _fail(
+            path, "[experiment]", f"a random search needs 'sweep_seed', an integer from 0 to {MAX_SEED}, written in the file"
+        )
+    if not any(axis.distribution is not None for entry in (*envs, *variants) for axis in entry.sweep.values()):
+        raise _fail(
+            path,
+            "[experiment]",
+            "'sweep_samples' draws from distributions, but no sweep axis is one: write e.g. "
+            "learning_rate = { log_uniform = [1e-5, 1e-2] } (or remove sweep_samples for a grid)",
+        )
+    return samples, meta["sweep_seed"]
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -320,11 +459,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if not isinstance(meta, dict):
         raise _fail(path, "top level", f"'experiment' must be a table ([experiment]), got {meta!r}")
     _check_keys(path, "[experiment]", meta, EXPERIMENT_KEYS)
-    seeds = meta.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or any(not _is_seed(seed) for seed in seeds):
-        raise _fail(path, "[experiment]", f"'seeds' must be a non-empty list of integers from 0 to {MAX_SEED}, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise _fail(path, "[experiment]", f"'seeds' has duplicates: {seeds!r}")
+    seeds, evaluation_seeds = _parse_tuning(path, meta)
     for section in ("envs", "variants"):
         if not isinstance(data.get(section), dict) or not data[section]:
             raise _fail(path, f"[{section}]", "at least one entry is required")
@@ -333,18 +468,28 @@ def load_experiment(path: str | Path) -> Experiment:
         check_name(name)
     except ValueError as error:
         raise _fail(path, "[experiment]", f"'name' {error}") from error
+    envs = tuple(_parse_env(path, env_id, table) for env_id, table in data["envs"].items())
+    variants = tuple(_parse_variant(path, name, table) for name, table in data["variants"].items())
+    for variant in variants:
+        unknown = sorted(set(variant.env_overrides) - {env.env_id for env in envs})
+        if unknown:
+            raise _fail(path, f"[variants.{variant.name}.envs]", f"{unknown} are not environments of this file")
+    sweep_samples, sweep_seed = _parse_random_search(path, meta, envs, variants)
     experiment = Experiment(
         name=name,
         path=path,
-        seeds=tuple(seeds),
-        envs=tuple(_parse_env(path, env_id, table) for env_id, table in data["envs"].items()),
-        variants=tuple(_parse_variant(path, name, table) for name, table in data["variants"].items()),
+        seeds=seeds,
+        envs=envs,
+        variants=variants,
         eval_freq=_require(path, "[experiment]", meta, "eval_freq", int),
         eval_episodes=_require(path, "[experiment]", meta, "eval_episodes", int),
+        evaluation_seeds=evaluation_seeds,
+        sweep_samples=sweep_samples,
+        sweep_seed=sweep_seed,
     )
     for env in experiment.envs:
         vec_env = make_vec_env(env.env_id, n_envs=env.n_envs)
         for variant in experiment.variants:
-            _check_run(path, env, variant, vec_env)
+            _check_run(path, env, variant, vec_env, random_search=sweep_samples is not None)
         vec_env.close()
     return experiment
