@@ -488,7 +488,11 @@ def load_experiment(path: str | Path) -> Experiment:
         sweep_seed=sweep_seed,
     )
     for env in experiment.envs:
-        vec_env = make_vec_env(env.env_id, n_envs=env.n_envs)
+        try:
+            vec_env = make_vec_env(env.env_id, n_envs=env.n_envs)
+        except gym.error.DependencyNotInstalled as error:
+            extra = " (MuJoCo tasks: pip install 'sb3-ppo-variants[mujoco]')" if "mujoco" in str(error).lower() else ""
+            raise _fail(path, f"[envs.{env.env_id}]", f"{error}{extra}") from error
         for variant in experiment.variants:
             _check_run(path, env, variant, vec_env, random_search=sweep_samples is not None)
         vec_env.close()
