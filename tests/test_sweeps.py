@@ -189,3 +189,14 @@ def test_tune_selects_on_tuning_seeds_writes_a_plain_selected_toml_and_resumes_i
     # another selection metric over the same tuning runs may select differently: refused, not mixed
     with pytest.raises(ValueError, match="differs from the selection"):
         tune_experiment(path, reference, select="final", workers=1, quiet=True)
+
+
+def test_the_shipped_tune_files_plan_their_stages():
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    full = load_experiment(root / "tuned-classic.toml")
+    assert full.is_tune and full.seeds == (0, 1, 2) and len(full.evaluation_seeds) == 10
+    assert len(plan(full)) == 612  # 8 objectives x 4 rates + 3 x 4 x 3 (a constant each), on 3 environments, 3 seeds
+    scaled = load_experiment(root / "tuned-classic-scaled.toml")
+    configs = plan(scaled)
+    assert len(configs) == 120 and len(scaled.evaluation_seeds) == 5
+    assert sorted({c.sweep["learning_rate"] for c in configs}) == [1e-4, 5e-4, 2e-3, 1e-2]

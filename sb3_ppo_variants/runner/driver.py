@@ -4,6 +4,7 @@ The driver: plan an experiment, skip what is done, execute the rest on a backend
 
 import contextlib
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -243,27 +244,42 @@ def status_table(experiment_dir: str | Path) -> dict[str, list[str]]:
     return table
 
 
+# The arguments that change what a run computes per step (constants such as learning_rate or clip_range do not)
+COST_KEYS = ("n_steps", "batch_size", "n_epochs", "use_sde", "sde_sample_freq", "kl_estimator", "value_steps", "policy_kwargs")
+
+
+def _cost_key(config: RunConfig) -> str:
+    """Runs with the same key cost the same per step: one calibration serves them all."""
+    costs = {key: config.hyperparameters.get(key) for key in COST_KEYS}
+    fields = [config.env_id, config.n_envs, config.policy, config.normalize, config.algo, costs]
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
 def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str, str], float]:
     """
     Seconds per run of each (env, variant), extrapolated from a calibration run on this machine: one rollout and one
-    update of seed 0 at one torch thread, its evaluations timed apart.
+    update of seed 0 at one torch thread, its evaluations timed apart. Variants that differ only in constants that do not
+    change the work per step (``COST_KEYS``) share one calibration.
 
     :param experiment: the experiment
     :param configs: the planned runs
     :return: (env_id, variant) -> estimated seconds of one run of the full budget
     """
     seconds: dict[tuple[str, str], float] = {}
+    per_key: dict[str, tuple[float, float]] = {}
     first_use = True  # the first run in a process pays one-off costs (imports, allocator warm-up): run it twice
     for config in {(c.env_id, c.variant): c for c in configs}.values():
-        hyperparameters = config.hyperparameters
-        rollout = hyperparameters.get("n_steps", 2048) * config.n_envs
-        calibration = dataclasses.replace(config, total_timesteps=rollout, eval_freq=experiment.eval_freq, seed=0)
-        records = list(execute([calibration] * (1 + first_use), "local", workers=1))
-        record, first_use = records[-1], False
-        status = record.status
+        key = _cost_key(config)
+        if key not in per_key:
+            rollout = config.hyperparameters.get("n_steps", 2048) * config.n_envs
+            calibration = dataclasses.replace(config, total_timesteps=rollout, eval_freq=experiment.eval_freq, seed=0)
+            record = list(execute([calibration] * (1 + first_use), "local", workers=1))[-1]
+            first_use = False
+            status = record.status
+            per_eval = status["eval_time_s"] / max(len(record.eval_rows), 1)
+            per_key[key] = ((status["wall_time_s"] - status["eval_time_s"]) / max(status["timesteps"], 1), per_eval)
+        train_per_step, per_eval = per_key[key]
         n_evals = config.total_timesteps // config.eval_freq + 1
-        per_eval = status["eval_time_s"] / max(len(record.eval_rows), 1)
-        train_per_step = (status["wall_time_s"] - status["eval_time_s"]) / max(status["timesteps"], 1)
         seconds[(config.env_id, config.variant)] = train_per_step * config.total_timesteps + per_eval * n_evals
     return seconds
 
@@ -324,6 +340,6 @@ def describe_plan(
         stages = f"; stage 1 {_duration(busy['stage 1'])}, stage 2 {_duration(busy['stage 2'])}" if n_stage_two else ""
         lines.append(
             f"estimated time: {_duration(total / min(workers, len(configs) + n_stage_two))} with {workers} workers"
-            f" ({_duration(total)} of single-core work{stages}; calibrated on one rollout per env x variant)"
+            f" ({_duration(total)} of single-core work{stages}; calibrated on one rollout per environment and cost class)"
         )
     return "\n".join(lines)
