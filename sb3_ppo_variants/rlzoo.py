@@ -1,7 +1,7 @@
 """
 The variants in rl-zoo3: ``python -m sb3_ppo_variants.rlzoo train --algo kl --env CartPole-v1``.
 
-:func:`register` adds the five variants to rl-zoo3's ``ALGOS`` under their registry names; :func:`main` runs
+:func:`register` adds every registered variant to rl-zoo3's ``ALGOS`` under its registry name; :func:`main` runs
 rl-zoo3's ``train`` or ``enjoy`` with them registered, taking exactly rl-zoo3's arguments. Without
 ``-conf``/``--conf-file``, ``train`` reads rl-zoo3's tuned PPO hyperparameters (its ``hyperparams/ppo.yml``) for any
 ``VariantPPO`` subclass: every variant takes PPO's arguments. See docs/rl-zoo.md.
@@ -25,7 +25,7 @@ COMMANDS: dict[str, Callable[[], None]] = {"train": train, "enjoy": enjoy}
 
 def register() -> None:
     """
-    Add the variants to rl-zoo3's ``ALGOS`` as ``pg``, ``cpi``, ``clip``, ``kl`` and ``logclip``.
+    Add the variants to rl-zoo3's ``ALGOS`` under their names, the keys of ``sb3_ppo_variants.VARIANTS``.
     """
     ALGOS.update(VARIANTS)
 

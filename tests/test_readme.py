@@ -28,13 +28,35 @@ def test_usage_example_runs(tmp_path, monkeypatch):
     assert namespace["KL"].__name__ == "KLPenaltyPPO"
 
 
+def toml_block(marker: str) -> str:
+    (block,) = [
+        b for b in re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL) if marker in b
+    ]
+    return block
+
+
 def test_experiment_sketch_is_a_valid_experiment(tmp_path):
     from sb3_ppo_variants.runner import load_experiment, plan
 
-    (block,) = re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    block = toml_block('name = "quick"')
     path = tmp_path / "sketch.toml"
     path.write_text(block)
     experiment = load_experiment(path)
     assert [variant.name for variant in experiment.variants] == ["pg", "clip-0.1"]
     assert experiment.variants[1].algo == "clip"
     assert len(plan(experiment)) == 5 * 2
+
+
+def test_sweep_sketch_is_a_valid_tune_file(tmp_path):
+    from sb3_ppo_variants.runner import load_experiment, plan
+
+    path = tmp_path / "tune.toml"
+    path.write_text(toml_block('name = "tune-pg"'))
+    experiment = load_experiment(path)
+    assert experiment.is_tune and experiment.evaluation_seeds == (10, 11, 12)
+    configs = plan(experiment)
+    assert len(configs) == (4 + 1) * 3  # pg: 4 learning rates; clip: one configuration; 3 tuning seeds
+    assert {c.label for c in configs if c.variant == "pg"} == {
+        f"pg[learning_rate={lr}]" for lr in (0.0003, 0.001, 0.003, 0.01)
+    }
+    assert {c.hyperparameters["clip_range"] for c in configs if c.variant == "clip"} == {0.1}

@@ -52,7 +52,7 @@ def test_documents_train_with_default_and_own_hyperparameters_enjoy_and_own_obje
         ["-m", "sb3_ppo_variants.rlzoo", "train", "--algo"],
         ["-m", "sb3_ppo_variants.rlzoo", "train", "--algo"],
         ["-m", "sb3_ppo_variants.rlzoo", "enjoy", "--algo"],
-        ["zoo.py", "train", "--algo", "dualclip"],
+        ["zoo.py", "train", "--algo", "logpenalty"],
     ]
 
 
@@ -94,6 +94,16 @@ def test_documented_load_snippet(zoo: tuple[Path, dict[str, str]], monkeypatch: 
 
 def test_own_objective_through_the_launcher(zoo: tuple[Path, dict[str, str]]):
     root, _ = zoo
-    data, _, _ = load_from_zip_file(root / "logs" / "dualclip" / "CartPole-v1_1" / "CartPole-v1.zip")
+    data, _, _ = load_from_zip_file(root / "logs" / "logpenalty" / "CartPole-v1_1" / "CartPole-v1.zip")
     # trained through VariantPPO's loop, with rl-zoo3's PPO hyperparameters as no conf file was given
     assert (data["n_policy_updates"], data["n_epochs"], data["batch_size"]) == (1, 20, 256)
+
+
+def test_register_adds_every_variant():
+    from rl_zoo3 import ALGOS
+
+    from sb3_ppo_variants import VARIANTS
+    from sb3_ppo_variants.rlzoo import register
+
+    register()
+    assert all(ALGOS[name] is cls for name, cls in VARIANTS.items())
