@@ -11,12 +11,12 @@ def python_blocks() -> list[str]:
 
 
 def test_new_objective_example_trains_and_logs_through_the_hook():
-    (block,) = [b for b in python_blocks() if "class SPO" in b]
+    (block,) = [b for b in python_blocks() if "class LogPenaltyPPO" in b]
     namespace: dict = {}
     exec(block.replace(".learn(10_000)", ".learn(64)"), namespace)
     model = namespace["model"]
     assert model.n_policy_updates == 1
-    assert {"policy_objective", "clip_fraction", "ratio_max"} <= set(model.last_update_stats)
+    assert {"policy_objective", "log_ratio_sq", "ratio_max", "stop_epoch"} <= set(model.last_update_stats)
 
 
 def test_usage_example_runs(tmp_path, monkeypatch):
