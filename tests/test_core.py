@@ -2,8 +2,8 @@
 
 import pytest
 import torch as th
+from helpers import StatsRecorder
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_ppo_variants import (
     CPIPPO,
@@ -138,25 +138,6 @@ def test_non_finite_parameter_raises_divergence_error():
     model.policy.optimizer.step = poisoned_step
     with pytest.raises(DivergenceError, match=r"clip diverged at policy update 1: parameters \(value_net\.bias\)"):
         model.learn(64)
-
-
-class StatsRecorder(BaseCallback):
-    def __init__(self):
-        super().__init__()
-        self.rows: list[dict[str, float]] = []
-
-    def _record(self) -> None:
-        if self.model.n_policy_updates > len(self.rows):
-            self.rows.append(dict(self.model.last_update_stats))
-
-    def _on_rollout_start(self) -> None:
-        self._record()
-
-    def _on_training_end(self) -> None:
-        self._record()
-
-    def _on_step(self) -> bool:
-        return True
 
 
 @pytest.mark.parametrize("estimator", ["exact", "k1", "k3"])

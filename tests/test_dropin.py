@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from helpers import StatsRecorder
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.distributions import StateDependentNoiseDistribution
@@ -291,33 +292,12 @@ def test_espo_stops_the_update_on_its_ratio_deviation():
     stops = []
     for deviation in (0.01, 1e9):
         model = VARIANTS["espo"]("MlpPolicy", "CartPole-v1", ratio_deviation=deviation, **kwargs)
-        stops.append(StopRecorder())
+        stops.append(StatsRecorder())
         model.learn(64, callback=stops[-1])
     # δ = 0.01: every update ends at its second minibatch, the first after a step
-    assert stops[0].rows == [(1.0, 1.0, 2.0)] * 4
-    assert stops[1].rows == [(0.0, 4.0, 2.0)] * 4
-
-
-class StopRecorder(BaseCallback):
-    """Where each policy update stopped: (early_stop, stop_epoch, stop_minibatch)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[tuple[float, float, float]] = []
-
-    def _record(self) -> None:
-        if self.model.n_policy_updates > len(self.rows):
-            stats = self.model.last_update_stats
-            self.rows.append((stats["early_stop"], stats["stop_epoch"], stats["stop_minibatch"]))
-
-    def _on_rollout_start(self) -> None:
-        self._record()
-
-    def _on_training_end(self) -> None:
-        self._record()
-
-    def _on_step(self) -> bool:
-        return True
+    positions = [[(row["early_stop"], row["stop_epoch"], row["stop_minibatch"]) for row in stop.rows] for stop in stops]
+    assert positions[0] == [(1.0, 1.0, 2.0)] * 4
+    assert positions[1] == [(0.0, 4.0, 2.0)] * 4
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
