@@ -99,9 +99,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(directory: str, verbose: bool) -> int:
+    from sb3_ppo_variants.analysis import is_tune_directory
     from sb3_ppo_variants.records import run_status
     from sb3_ppo_variants.runner import status_table
 
+    if is_tune_directory(directory):
+        stages = [Path(directory) / stage for stage in ("tuning", "evaluation")]
+        if not stages[1].is_dir():
+            print(f"{stages[1]}: not started (stage 2 starts once every tuning run is finished)")
+        return max(_status(str(stage), verbose) for stage in stages if stage.is_dir())
     table = status_table(directory)
     total = sum(len(run_ids) for run_ids in table.values())
     print(f"{directory}: {total} runs planned")

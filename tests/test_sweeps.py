@@ -155,7 +155,7 @@ def record_files(directory: Path) -> dict[str, str]:
     }
 
 
-def test_tune_selects_on_tuning_seeds_writes_a_plain_selected_toml_and_resumes_identically(tmp_path):
+def test_tune_selects_on_tuning_seeds_writes_a_plain_selected_toml_and_resumes_identically(tmp_path, capsys):
     path = write(tmp_path, TUNE, seeds="tuning_seeds = [0, 1]\nevaluation_seeds = [5, 6]")
     reference = tmp_path / "reference"
     assert tune_experiment(path, reference, workers=1, quiet=True) == {"tuning": {"ok": 4}, "evaluation": {"ok": 2}}
@@ -172,6 +172,9 @@ def test_tune_selects_on_tuning_seeds_writes_a_plain_selected_toml_and_resumes_i
     resumed = tmp_path / "resumed"
     assert tune_experiment(path, resumed, workers=1, quiet=True, only="*seed0") == {"tuning": {"ok": 2}, "evaluation": {}}
     assert not (resumed / "selected.toml").exists()
+    capsys.readouterr()
+    assert main(["status", str(resumed)]) == 0
+    assert "evaluation: not started" in capsys.readouterr().out
     assert tune_experiment(path, resumed, workers=1, quiet=True) == {"tuning": {"ok": 2}, "evaluation": {"ok": 2}}
     # Interrupted in stage 2: one run never written, one without its status.json
     runs = sorted((resumed / "evaluation" / "runs").iterdir())
