@@ -258,8 +258,9 @@ def _cost_key(config: RunConfig) -> str:
 def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str, str], float]:
     """
     Seconds per run of each (env, variant), extrapolated from a calibration run on this machine: one rollout and one
-    update of seed 0 at one torch thread, its evaluations timed apart. Variants that differ only in constants that do not
-    change the work per step (``COST_KEYS``) share one calibration.
+    update of seed 0 at one torch thread, its evaluations timed apart, scaled by the share of a core the calibration got
+    (its CPU time over its wall time), so that other load on the machine does not inflate the estimate. Variants that
+    differ only in constants that do not change the work per step (``COST_KEYS``) share one calibration.
 
     :param experiment: the experiment
     :param configs: the planned runs
@@ -273,11 +274,18 @@ def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str
         if key not in per_key:
             rollout = config.hyperparameters.get("n_steps", 2048) * config.n_envs
             calibration = dataclasses.replace(config, total_timesteps=rollout, eval_freq=experiment.eval_freq, seed=0)
-            record = list(execute([calibration] * (1 + first_use), "local", workers=1))[-1]
-            first_use = False
+            if first_use:
+                list(execute([calibration], "local", workers=1))
+                first_use = False
+            # The calibration runs in this process: its CPU time over its wall time is the share of a core it got, so a
+            # busy machine does not inflate the estimate of a run that will have a core to itself
+            cpu, wall = time.process_time(), time.perf_counter()
+            (record,) = execute([calibration], "local", workers=1)
+            share = min(1.0, (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9))
             status = record.status
-            per_eval = status["eval_time_s"] / max(len(record.eval_rows), 1)
-            per_key[key] = ((status["wall_time_s"] - status["eval_time_s"]) / max(status["timesteps"], 1), per_eval)
+            per_eval = share * status["eval_time_s"] / max(len(record.eval_rows), 1)
+            train = share * (status["wall_time_s"] - status["eval_time_s"])
+            per_key[key] = (train / max(status["timesteps"], 1), per_eval)
         train_per_step, per_eval = per_key[key]
         n_evals = config.total_timesteps // config.eval_freq + 1
         seconds[(config.env_id, config.variant)] = train_per_step * config.total_timesteps + per_eval * n_evals
