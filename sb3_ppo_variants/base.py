@@ -361,7 +361,6 @@ class VariantPPO(PPO):
         # Compute current clip range
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
         # Optional: clip range for the value function
-        clip_range_vf = None
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         # Freeze the policy that collected the rollout, for objectives that compare action distributions
@@ -462,7 +461,7 @@ class VariantPPO(PPO):
             entropy_losses, pg_losses, value_losses, approx_kl_divs, log_ratios, objective_stats, loss, stopped_at, minibatch
         )
         stats["clip_range"] = float(clip_range)
-        if clip_range_vf is not None:
+        if self.clip_range_vf is not None:
             stats["clip_range_vf"] = float(clip_range_vf)
         self._on_update_end(stats, float(clip_range))
         self._divergence_check(stats)
