@@ -1,5 +1,3 @@
-import sys
+from sb3_ppo_variants.cli import entry
 
-from sb3_ppo_variants.cli import main
-
-sys.exit(main())
+entry()

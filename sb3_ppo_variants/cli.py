@@ -3,6 +3,7 @@
 """
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from types import FrameType
 
 EXIT_FAILED_RUNS = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+EXIT_SIGNAL = 128  # plus the signal's number when interrupted, as a shell reports it: 130 for SIGINT, 143 for SIGTERM
 ONLY_HELP = "shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'; repeat it or separate patterns with commas"
 
 
@@ -162,8 +163,12 @@ def _report(
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C."""
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def _file_error(error: OSError) -> str:
@@ -181,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     :param argv: arguments (default: ``sys.argv[1:]``)
     :return: exit status: 0 on success, 1 when runs failed, 2 on bad input or a file-system error, 130 when
-        interrupted
+        interrupted by Ctrl-C (SIGINT), 143 by SIGTERM
     """
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -233,8 +238,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"ppo-variants {args.command}: error: {_file_error(error)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         print("\nppo-variants: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_SIGNAL + (signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def entry() -> None:
+    """
+    The ``ppo-variants`` process: exit with the status of ``main``, but when interrupted, die by the signal, as a
+    process interrupted by Ctrl-C should, so that a calling shell script stops too (the shell shows 130 or 143).
+    """
+    code = main()
+    if code - EXIT_SIGNAL in (signal.SIGINT, signal.SIGTERM):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(code - EXIT_SIGNAL, signal.SIG_DFL)
+        os.kill(os.getpid(), code - EXIT_SIGNAL)
+    sys.exit(code)

@@ -156,7 +156,8 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path, signum):
         time.sleep(0.1)
     assert not alive(worker) and live_processes_in_group(process.pid) == []
     if signum == signal.SIGTERM:  # handled as Ctrl-C
-        assert process.returncode == 130 and b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()
+        assert process.returncode == -signal.SIGTERM, stderr.decode()  # it dies by the signal, after its cleanup
+        assert b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()
     # Consistent records: the finished run is complete, the other one left no file; resuming runs only that one
     assert status_table(out)["ok"] == ["CartPole-v1__clip__seed0"]
     assert len(pd.read_csv(short_status.parent / "eval.csv")) == 3
@@ -408,13 +409,13 @@ def test_ray_backend_without_ray_fails_before_creating_anything(tmp_path, monkey
 
 
 def ignores_sigint(pid: int) -> bool:
-    """Whether a process ignores SIGINT (True for a process that no longer exists)."""
+    """Whether a process ignores or blocks SIGINT (True for a process that no longer exists)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return True
-    ignored = next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1]
-    return bool(int(ignored, 16) & 1 << (signal.SIGINT - 1))
+    masks = [int(line.split()[1], 16) for line in status.splitlines() if line.startswith(("SigIgn:", "SigBlk:"))]
+    return any(mask & 1 << (signal.SIGINT - 1) for mask in masks)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
@@ -427,7 +428,7 @@ def test_ctrl_c_while_workers_start_prints_one_line(tmp_path):
     assert all(ignores_sigint(pid) for pid in live_processes_in_group(process.pid) if pid != process.pid)
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == -signal.SIGINT  # it dies by the signal, as an interrupted process should
     lines = stderr.decode().strip().splitlines()
     assert lines[-1].startswith("ppo-variants: interrupted") and len(lines) <= 2, lines  # at most the plan line before
 
@@ -440,3 +441,15 @@ def test_only_accepts_several_patterns_and_runs_their_union(tmp_path, capsys):
     out = tmp_path / "out"
     assert run_experiment(path, out, workers=1, quiet=True, only=["*clip__seed0", "*kl__seed1"]) == {"ok": 2}
     assert sorted(path.name for path in (out / "runs").iterdir()) == ["CartPole-v1__clip__seed0", "CartPole-v1__kl__seed1"]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_main_returns_the_shell_status_of_its_signal(tmp_path, monkeypatch, capsys, signum, code):
+    def interrupted(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr("sb3_ppo_variants.runner.run_experiment", interrupted)
+    assert main(["run", str(experiment_file(tmp_path, "[variants.clip]")), "--out", str(tmp_path / "out")]) == code
+    assert "interrupted" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # main's SIGTERM handler is removed on return

@@ -13,7 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from multiprocessing import forkserver
+from multiprocessing import forkserver, resource_tracker
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -68,22 +68,20 @@ class _Worker:
 def _start_context() -> BaseContext:
     """
     A fork server that has imported ``PRELOAD`` (started now, once per process, while the driver goes on), or spawn
-    where there is no fork server. The server starts with SIGINT ignored, and its children, the workers, inherit it:
-    a Ctrl-C during the imports or a run interrupts the driver alone (which stops the workers), with no worker
-    traceback. Meanwhile the driver blocks SIGINT, so that a Ctrl-C then is delivered to it afterwards, not lost.
+    where there is no fork server. SIGINT is blocked while the server starts, as multiprocessing's resource tracker does:
+    the server inherits the mask, so a Ctrl-C during its imports stays pending until it ignores SIGINT (which discards
+    it), and its children, the workers, ignore SIGINT from their first instant. A Ctrl-C then interrupts the driver
+    alone (which stops the workers), with no worker traceback; in the driver it is delivered when the mask is restored.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    in_main_thread = threading.current_thread() is threading.main_thread()  # signal.signal works there only
+    resource_tracker.ensure_running()  # first: it unblocks SIGINT once it has started
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
     try:
         forkserver.ensure_running()
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, handler)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return context
 
