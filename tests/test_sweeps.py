@@ -201,5 +201,5 @@ def test_the_shipped_tune_files_plan_their_stages():
     assert len(plan(full)) == 612  # 8 objectives x 4 rates + 3 x 4 x 3 (a constant each), on 3 environments, 3 seeds
     scaled = load_experiment(root / "tuned-classic-scaled.toml")
     configs = plan(scaled)
-    assert len(configs) == 120 and len(scaled.evaluation_seeds) == 5
+    assert len(configs) == 60 and len(scaled.evaluation_seeds) == 5
     assert sorted({c.sweep["learning_rate"] for c in configs}) == [1e-4, 5e-4, 2e-3, 1e-2]
