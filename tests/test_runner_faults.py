@@ -450,6 +450,7 @@ def test_interrupted_main_returns_the_shell_status_of_its_signal(tmp_path, monke
         time.sleep(5)  # the handler raises before this ends
 
     monkeypatch.setattr("sb3_ppo_variants.runner.run_experiment", interrupted)
+    before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or the handler an earlier test's ray.init left
     assert main(["run", str(experiment_file(tmp_path, "[variants.clip]")), "--out", str(tmp_path / "out")]) == code
     assert "interrupted" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # main's SIGTERM handler is removed on return
+    assert signal.getsignal(signal.SIGTERM) is before  # main's SIGTERM handler is removed on return
