@@ -70,8 +70,9 @@ def _start_context() -> BaseContext:
     A fork server that has imported ``PRELOAD`` (started now, once per process, while the driver goes on), or spawn
     where there is no fork server. SIGINT is blocked while the server starts, as multiprocessing's resource tracker does:
     the server inherits the mask, so a Ctrl-C during its imports stays pending until it ignores SIGINT (which discards
-    it), and its children, the workers, ignore SIGINT from their first instant. A Ctrl-C then interrupts the driver
-    alone (which stops the workers), with no worker traceback; in the driver it is delivered when the mask is restored.
+    it), and its children, the workers, have SIGINT blocked from their first instant and ignore it once they run. A
+    Ctrl-C then interrupts the driver alone (which stops the workers), with no worker traceback; in the driver it is
+    delivered when the mask is restored.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
