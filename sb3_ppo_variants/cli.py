@@ -251,9 +251,10 @@ def entry() -> None:
     process interrupted by Ctrl-C should, so that a calling shell script stops too (the shell shows 130 or 143).
     """
     code = main()
-    if code - EXIT_SIGNAL in (signal.SIGINT, signal.SIGTERM):
+    signum = code - EXIT_SIGNAL
+    if signum in (signal.SIGINT, signal.SIGTERM):
         sys.stdout.flush()
         sys.stderr.flush()
-        signal.signal(code - EXIT_SIGNAL, signal.SIG_DFL)
-        os.kill(os.getpid(), code - EXIT_SIGNAL)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
     sys.exit(code)
