@@ -3,11 +3,11 @@
 
 Everything that is not the policy objective (value loss and ``clip_range_vf``, entropy bonus, ``max_grad_norm``,
 early stopping on ``target_kl``, schedules, gSDE, logging) is SB3's ``PPO.train``, operation for operation.
-A new objective is a subclass that implements :meth:`VariantPPO.policy_objective`; a rule that ends an update
-early overrides :meth:`VariantPPO.early_stop`.
+A new objective is a subclass that implements :meth:`VariantPPO.policy_objective`; the other hooks
+(:meth:`~VariantPPO.early_stop`, :meth:`~VariantPPO.total_loss`, :meth:`~VariantPPO.after_update`) have SB3's
+behaviour by default. The batched engine (:mod:`sb3_ppo_variants.engine`) calls the same hooks for K runs at once.
 """
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -19,9 +19,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import explained_variance
+from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
+
+from sb3_ppo_variants.objectives import Constant, sample_mean
+from sb3_ppo_variants.validation import ArgumentError, check_number
 
 SelfVariantPPO = TypeVar("SelfVariantPPO", bound="VariantPPO")
 
@@ -30,6 +33,9 @@ SelfVariantPPO = TypeVar("SelfVariantPPO", bound="VariantPPO")
 class PolicyBatch:
     """
     What every policy objective needs for one minibatch, computed once by the shared train loop.
+
+    Samples lie along the last dimension: tensors are ``[B]`` in an SB3 class, ``[K, B]`` on the batched engine (K runs),
+    where ``clip_range`` is a ``[K, 1]`` tensor of one value per run. Reduce per run with :meth:`mean`.
 
     :param advantages: advantage estimates Â, normalised as SB3 does when ``normalize_advantage=True``
     :param actions: the rollout's actions, in the form the policy evaluates them
@@ -50,9 +56,21 @@ class PolicyBatch:
     old_log_prob: th.Tensor
     log_ratio: th.Tensor
     ratio: th.Tensor
-    clip_range: float
+    clip_range: Constant
     distribution: Distribution | None = None
     old_distribution: Distribution | None = None
+
+    @staticmethod
+    def mean(values: th.Tensor) -> th.Tensor:
+        """
+        The mean over the minibatch's samples, one value per run (:func:`sb3_ppo_variants.objectives.sample_mean`):
+        a 0-d tensor in an SB3 class, ``[K, 1]`` on the batched engine. Use it instead of ``.mean()`` so that the
+        objective also runs on the engine.
+
+        :param values: per-sample values
+        :return: their mean per run
+        """
+        return sample_mean(values)
 
 
 class DivergenceError(RuntimeError):
@@ -73,64 +91,87 @@ class DivergenceError(RuntimeError):
         super().__init__(f"{variant} diverged at policy update {update}: {statistic} is not finite ({value})")
 
 
-class ArgumentError(ValueError, AssertionError):
+class UpdateStatistics:
     """
-    An argument of a variant has a value it does not accept; the message names the argument and the allowed values.
+    The statistics of one policy update of an SB3 class, gathered minibatch by minibatch as SB3's ``train`` does.
 
-    Both a ``ValueError`` and an ``AssertionError``: code written against SB3, whose ``PPO`` rejects some values with
-    ``assert`` (e.g. ``clip_range_vf <= 0``), keeps catching it.
     """
 
+    def __init__(self) -> None:
+        self.values: dict[str, list[th.Tensor]] = defaultdict(list)
+        self.log_ratios: list[th.Tensor] = []
+        self.approx_kl: list[np.ndarray] = []
+        self.loss: th.Tensor | None = None
+        self.position = (0, 0)
+        self.stopped = False
 
-def check_number(
-    name: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = True,
-    integer: bool = False,
-    optional: bool = False,
-    schedule: bool = False,
-) -> None:
+    def start_epoch(self) -> None:
+        """SB3 logs the mean ``approx_kl`` of the last epoch only."""
+        self.approx_kl = []
+
+    def add(self, position: tuple[int, int], values: dict[str, th.Tensor], log_ratio: th.Tensor, approx_kl: th.Tensor) -> None:
+        """
+        Record a minibatch.
+
+        :param position: (epoch, minibatch), 0-based
+        :param values: the losses and the objective's statistics (0-d tensors)
+        :param log_ratio: the minibatch's log r
+        :param approx_kl: its k3 estimate of KL(π_old || π)
+        """
+        for name, value in values.items():
+            self.values[name].append(value.detach())
+        self.loss = values["loss"]
+        self.log_ratios.append(log_ratio)
+        self.approx_kl.append(approx_kl.cpu().numpy())
+        self.position = position
+
+    def summary(self, explained_variance: float) -> dict[str, float]:
+        """
+        The update's statistics (logged under ``train/``): SB3's, the ratio's range, where the update stopped.
+
+        :param explained_variance: of the rollout's values for its returns
+        :return: name -> value
+        """
+        means = {name: th.stack(values).double().mean().item() for name, values in self.values.items() if name != "loss"}
+        all_log_ratios = th.cat(self.log_ratios)
+        stop_epoch, stop_minibatch = self.position
+        return {
+            "entropy_loss": means.pop("entropy_loss"),
+            "policy_gradient_loss": means["policy_gradient_loss"],
+            "value_loss": means.pop("value_loss"),
+            "approx_kl": float(np.mean(np.array(self.approx_kl, dtype=np.float64))),
+            "clip_fraction": 0.0,
+            "loss": self.loss.item(),
+            "explained_variance": explained_variance,
+            "policy_objective": -means.pop("policy_gradient_loss"),
+            "ratio_max": all_log_ratios.max().double().exp().item(),
+            "ratio_min": all_log_ratios.min().double().exp().item(),
+            "log_ratio_abs_mean": all_log_ratios.abs().mean().item(),
+            "early_stop": float(self.stopped),
+            "stop_epoch": float(stop_epoch + 1),
+            "stop_minibatch": float(stop_minibatch + 1),
+            **means,
+        }
+
+
+def finite_statistics_or_raise(variant: str, update: int, stats: dict[str, float], parameters: Any) -> None:
     """
-    Raise ``ArgumentError``/``TypeError`` naming ``name`` unless ``value`` is an allowed number.
+    Raise ``DivergenceError`` when a loss of the update or a parameter is not finite.
 
-    :param name: the argument's name, used in the message
-    :param value: the value to check
-    :param low: lower bound, or None
-    :param high: upper bound (inclusive), or None
-    :param low_open: whether the lower bound is excluded
-    :param integer: whether the value must be an integer
-    :param optional: whether None is allowed
-    :param schedule: whether a callable (an SB3 schedule of the remaining progress) is allowed
+    Only losses and parameters: ``explained_variance`` is NaN for constant returns and a ratio may overflow harmlessly
+    under a clipped objective.
+
+    :param variant: the variant's registry name
+    :param update: the update's 1-based number
+    :param stats: the update's statistics
+    :param parameters: ``(name, tensor)`` pairs
     """
-    if value is None and optional:
-        return
-    if callable(value) and schedule:
-        return
-    kind = "an integer" if integer else "a number"
-    extras = (" or None" if optional else "") + (" or a schedule (callable of progress_remaining)" if schedule else "")
-    allowed_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, allowed_types):
-        raise TypeError(f"`{name}` must be {kind}{extras}, got {value!r} of type {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ArgumentError(f"`{name}` must be finite, got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ArgumentError(f"`{name}` must be {'>' if low_open else '>='} {low}{extras}, got {value!r}")
-    if high is not None and value > high:
-        raise ArgumentError(f"`{name}` must be <= {high}, got {value!r}")
-
-
-def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    """
-    Raise ``ArgumentError`` naming ``name`` and the allowed values unless ``value`` is one of them.
-
-    :param name: the argument's name, used in the message
-    :param value: the value to check
-    :param allowed: the allowed values
-    """
-    if value not in allowed:
-        raise ArgumentError(f"`{name}` must be one of {allowed}, got {value!r}")
+    for name in ("policy_gradient_loss", "value_loss", "entropy_loss", "loss"):
+        if not np.isfinite(stats[name]):
+            raise DivergenceError(variant, update, name, stats[name])
+    for name, param in parameters:
+        if not th.isfinite(param).all():
+            raise DivergenceError(variant, update, f"parameters ({name})", float("nan"))
 
 
 class VariantPPO(PPO):
@@ -143,11 +184,16 @@ class VariantPPO(PPO):
     :param batch_size: minibatch size, or None for the whole rollout (``n_steps * n_envs``) in one minibatch
 
     Subclasses implement :meth:`policy_objective` and may override :meth:`early_stop` (end an update before a
-    minibatch's gradient step) and :meth:`_on_update_end` (after all epochs). Objectives that compare action
-    distributions set ``needs_distributions = True``: each minibatch then carries the current distribution and
-    that of ``rollout_policy``, a frozen copy of the policy that collected the rollout. After every policy update,
+    minibatch's gradient step), :meth:`total_loss` (combine the policy, entropy and value losses) and
+    :meth:`after_update` (after all epochs). Objectives that compare action distributions set
+    ``needs_distributions = True``: each minibatch then carries the current distribution and that of
+    ``rollout_policy``, a frozen copy of the policy that collected the rollout. After every policy update,
     ``last_update_stats`` holds what was logged under ``train/`` (without the prefix) and ``n_policy_updates``
     counts the updates (calls to ``train()``).
+
+    The hooks read their constants from ``self`` and reduce per run with :meth:`PolicyBatch.mean`; written so, they
+    run unchanged on the batched engine, where ``self`` stands for K runs and each numeric attribute is a ``[K, 1]``
+    tensor of their values (see :mod:`sb3_ppo_variants.engine`).
     """
 
     variant_name: ClassVar[str] = "ppo"
@@ -231,36 +277,64 @@ class VariantPPO(PPO):
         """
         The hook: return the policy loss to minimise (the negative objective) and per-minibatch statistics.
 
-        Statistics are scalar tensors, averaged over the update's minibatches and logged under ``train/``;
-        ``clip_fraction`` is logged as 0 when the objective does not return it.
+        Reduce over the samples with ``batch.mean`` (one value per run). Statistics are averaged over the update's
+        minibatches and logged under ``train/``; ``clip_fraction`` is logged as 0 when the objective does not return it.
 
         :param batch: the minibatch
         :return: (loss, statistics)
         """
         raise NotImplementedError(f"{type(self).__name__} must implement policy_objective(batch)")
 
-    def early_stop(self, batch: PolicyBatch, approx_kl: np.ndarray) -> str | None:
+    def early_stop(self, batch: PolicyBatch, approx_kl: th.Tensor) -> th.Tensor | bool:
         """
         Whether to end the policy update before this minibatch's gradient step; by default SB3's ``target_kl`` rule.
 
-        Called for every minibatch, after the objective and before the optimizer step. Where and why an update stopped
-        is logged as ``train/stop_epoch``, ``train/stop_minibatch`` and ``train/early_stop``.
+        Called for every minibatch, after the objective and before the optimizer step. Where an update stopped is
+        logged as ``train/stop_epoch``, ``train/stop_minibatch`` and ``train/early_stop``.
 
         :param batch: the minibatch
-        :param approx_kl: the k3 estimate of KL(π_old || π) on the minibatch, as SB3 computes it (a 0-d float32 array)
-        :return: the reason to stop, printed with ``verbose >= 1``, or None to go on
+        :param approx_kl: the k3 estimate of KL(π_old || π) on the minibatch, as SB3 computes it (one per run)
+        :return: a boolean per run (a 0-d tensor or a bool in an SB3 class)
         """
-        if self.target_kl is not None and approx_kl > 1.5 * self.target_kl:
-            return f"reaching max kl: {approx_kl:.2f}"
-        return None
+        if self.target_kl is None:
+            return False
+        return approx_kl > 1.5 * self.target_kl
 
-    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
+    def total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
         """
-        Called once per policy update, after all epochs, with the update's statistics; may add entries to ``stats``.
+        The loss of one gradient step: SB3's ``policy_loss + ent_coef * entropy_loss + vf_coef * value_loss``.
 
-        :param stats: the statistics that will be logged under ``train/`` (without the prefix)
+        :param policy_loss: the objective's loss
+        :param entropy_loss: minus the mean entropy
+        :param value_loss: the value function's loss
+        :return: the loss to minimise
+        """
+        return policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+
+    def after_update(self, clip_range: Constant) -> dict[str, float | th.Tensor]:
+        """
+        Called once per policy update, after all epochs (e.g. the KL variants adapt β here).
+
         :param clip_range: the update's value of the ``clip_range`` schedule
+        :return: the statistics it adds to the update's (logged under ``train/``)
         """
+        return {}
+
+    def rollout_batch(self, clip_range: Constant) -> PolicyBatch:
+        """
+        The whole rollout as one batch under the current policy, without gradient, the policy in evaluation mode.
+
+        :param clip_range: the update's ``clip_range`` value
+        :return: the batch (advantages as stored, not normalised)
+        """
+        buffer = self.rollout_buffer
+        observations, actions = self._rollout_tensors()
+        self.policy.set_training_mode(False)
+        with th.no_grad():
+            _, log_prob, _, distribution = self._evaluate_actions(observations, actions)
+            old_log_prob = buffer.to_torch(buffer.log_probs).flatten()
+            advantages = buffer.to_torch(buffer.advantages).flatten()
+            return self._policy_batch(observations, actions, log_prob, old_log_prob, advantages, clip_range, distribution)
 
     def _evaluate_actions(
         self, observations: Any, actions: th.Tensor
@@ -284,7 +358,7 @@ class VariantPPO(PPO):
         log_prob: th.Tensor,
         old_log_prob: th.Tensor,
         advantages: th.Tensor,
-        clip_range: float,
+        clip_range: Constant,
         distribution: Distribution | None,
     ) -> PolicyBatch:
         """
@@ -307,27 +381,17 @@ class VariantPPO(PPO):
             batch.distribution = distribution
         return batch
 
-    def _total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
-        """
-        The loss of one gradient step: SB3's ``policy_loss + ent_coef * entropy_loss + vf_coef * value_loss``.
-
-        :param policy_loss: the objective's loss
-        :param entropy_loss: minus the mean entropy
-        :param value_loss: the value function's loss
-        :return: the loss to minimise
-        """
-        return policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-
-    def _divergence_check(self, stats: dict[str, float]) -> None:
-        # Only losses and parameters: explained_variance is NaN for constant returns and a ratio may overflow
-        # harmlessly under a clipped objective.
-        for name in ("policy_gradient_loss", "value_loss", "entropy_loss", "loss"):
-            value = stats[name]
-            if not math.isfinite(value):
-                raise DivergenceError(self.variant_name, self.n_policy_updates, name, value)
+    def _non_finite_policy(self) -> str | None:
+        """What is not finite in the policy: a parameter, or the action distribution on the last observations."""
         for name, param in self.policy.named_parameters():
             if not th.isfinite(param).all():
-                raise DivergenceError(self.variant_name, self.n_policy_updates, f"parameters ({name})", float("nan"))
+                return f"parameters ({name})"
+        with th.no_grad():
+            features = self.policy.extract_features(obs_as_tensor(self._last_obs, self.device))
+            if isinstance(features, tuple):
+                features = features[0]
+            output = self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))
+        return None if th.isfinite(output).all() else "action distribution (its parameters are not finite)"
 
     def learn(
         self: SelfVariantPPO,
@@ -339,15 +403,15 @@ class VariantPPO(PPO):
         progress_bar: bool = False,
     ) -> SelfVariantPPO:
         # Parameters can stay finite while the policy's outputs do not (logits of 1e30 - 1e30): torch's distributions
-        # then refuse them, in a rollout or within an update, which is the policy diverging, not a bug.
+        # then refuse them with a ValueError, in a rollout or within an update, which is the policy diverging.
         try:
             return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
         except ValueError as error:
-            if "Expected parameter" not in str(error):
+            statistic = self._non_finite_policy()
+            if statistic is None:
                 raise
             # The policy is in training mode only inside train(), i.e. during update n_policy_updates + 1
             update = self.n_policy_updates + int(self.policy.training)
-            statistic = f"action distribution ({str(error).splitlines()[0]})"
             raise DivergenceError(self.variant_name, update, statistic, float("nan")) from error
 
     def train(self) -> None:
@@ -366,18 +430,12 @@ class VariantPPO(PPO):
         # Freeze the policy that collected the rollout, for objectives that compare action distributions
         if self.rollout_policy is not None:
             self.rollout_policy.load_state_dict(self.policy.state_dict())
-
-        entropy_losses: list[th.Tensor] = []
-        pg_losses: list[th.Tensor] = []
-        value_losses: list[th.Tensor] = []
-        log_ratios: list[th.Tensor] = []
-        objective_stats: dict[str, list[th.Tensor]] = defaultdict(list)
-        stopped_at: tuple[int, int] | None = None
+        statistics = UpdateStatistics()
 
         continue_training = True
         # train for n_epochs epochs
         for epoch in range(self.n_epochs):
-            approx_kl_divs = []
+            statistics.start_epoch()
             # Do a complete pass on the rollout buffer
             for minibatch, rollout_data in enumerate(self.rollout_buffer.get(self.batch_size)):
                 actions = self._actions_for_policy(rollout_data.actions)
@@ -400,12 +458,7 @@ class VariantPPO(PPO):
                     clip_range,
                     distribution,
                 )
-                policy_loss, stats = self.policy_objective(batch)
-
-                # Logging
-                pg_losses.append(policy_loss.detach())
-                for name, value in stats.items():
-                    objective_stats[name].append(value.detach())
+                policy_loss, objective_stats = self.policy_objective(batch)
 
                 if self.clip_range_vf is None:
                     # No clipping
@@ -418,7 +471,6 @@ class VariantPPO(PPO):
                     )
                 # Value loss using the TD(gae_lambda) target
                 value_loss = F.mse_loss(rollout_data.returns, values_pred)
-                value_losses.append(value_loss.detach())
 
                 # Entropy loss favor exploration
                 if entropy is None:
@@ -426,23 +478,21 @@ class VariantPPO(PPO):
                     entropy_loss = -th.mean(-log_prob)
                 else:
                     entropy_loss = -th.mean(entropy)
-                entropy_losses.append(entropy_loss.detach())
 
-                loss = self._total_loss(policy_loss, entropy_loss, value_loss)
+                loss = self.total_loss(policy_loss, entropy_loss, value_loss)
 
                 # approx_kl is the k3 estimator of KL(π_old || π), as in SB3 (used for early stopping on target_kl)
                 with th.no_grad():
                     log_ratio = batch.log_ratio.detach()
-                    log_ratios.append(log_ratio)
-                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
-                    approx_kl_divs.append(approx_kl_div)
+                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio)
+                losses = {"policy_gradient_loss": policy_loss, "value_loss": value_loss, "entropy_loss": entropy_loss}
+                statistics.add((epoch, minibatch), {**losses, **objective_stats, "loss": loss}, log_ratio, approx_kl_div)
 
-                stop_reason = self.early_stop(batch, approx_kl_div)
-                if stop_reason is not None:
+                if self.early_stop(batch, approx_kl_div):
                     continue_training = False
-                    stopped_at = (epoch, minibatch)
+                    statistics.stopped = True
                     if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to {stop_reason}")
+                        print(f"Early stopping at step {epoch} due to {type(self).__name__}.early_stop")
                     break
 
                 # Optimization step
@@ -457,71 +507,20 @@ class VariantPPO(PPO):
                 break
 
         self.n_policy_updates += 1
-        stats = self._update_statistics(
-            entropy_losses, pg_losses, value_losses, approx_kl_divs, log_ratios, objective_stats, loss, stopped_at, minibatch
-        )
+        buffer = self.rollout_buffer
+        stats = statistics.summary(float(explained_variance(buffer.values.flatten(), buffer.returns.flatten())))
+        if hasattr(self.policy, "log_std"):
+            stats["std"] = th.exp(self.policy.log_std).mean().item()
         stats["clip_range"] = float(clip_range)
         if self.clip_range_vf is not None:
             stats["clip_range_vf"] = float(clip_range_vf)
-        self._on_update_end(stats, float(clip_range))
-        self._divergence_check(stats)
+        stats.update({name: float(value) for name, value in self.after_update(float(clip_range)).items()})
+        finite_statistics_or_raise(self.variant_name, self.n_policy_updates, stats, self.policy.named_parameters())
 
         for name, value in stats.items():
             self.logger.record(f"train/{name}", value)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.last_update_stats = stats
-
-    def _update_statistics(
-        self,
-        entropy_losses: list[th.Tensor],
-        pg_losses: list[th.Tensor],
-        value_losses: list[th.Tensor],
-        approx_kl_divs: list[np.ndarray],
-        log_ratios: list[th.Tensor],
-        objective_stats: dict[str, list[th.Tensor]],
-        loss: th.Tensor,
-        stopped_at: tuple[int, int] | None,
-        last_minibatch: int,
-    ) -> dict[str, float]:
-        """
-        The statistics of one policy update: SB3's ``train/`` values, the ratio's range and the objective's own.
-
-        :param entropy_losses: per minibatch
-        :param pg_losses: the objective's loss per minibatch
-        :param value_losses: per minibatch
-        :param approx_kl_divs: k3 KL estimates of the last epoch's minibatches (SB3 logs their mean)
-        :param log_ratios: log r of every minibatch
-        :param objective_stats: the statistics returned by ``policy_objective``, per minibatch
-        :param loss: the last minibatch's total loss
-        :param stopped_at: (epoch, minibatch), 0-based, where ``early_stop`` ended the update, or None
-        :param last_minibatch: 0-based index of the last minibatch of the last epoch run
-        :return: name -> value
-        """
-        all_log_ratios = th.cat(log_ratios)
-        policy_loss_mean = _mean(pg_losses)
-        stop_epoch, stop_minibatch = stopped_at if stopped_at is not None else (self.n_epochs - 1, last_minibatch)
-        stats = {
-            "entropy_loss": _mean(entropy_losses),
-            "policy_gradient_loss": policy_loss_mean,
-            "value_loss": _mean(value_losses),
-            "approx_kl": float(np.mean(np.array(approx_kl_divs, dtype=np.float64))),
-            "clip_fraction": 0.0,
-            "loss": loss.item(),
-            "explained_variance": float(
-                explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
-            ),
-            "policy_objective": -policy_loss_mean,
-            "ratio_max": all_log_ratios.max().double().exp().item(),
-            "ratio_min": all_log_ratios.min().double().exp().item(),
-            "log_ratio_abs_mean": all_log_ratios.abs().mean().item(),
-            "early_stop": float(stopped_at is not None),
-            "stop_epoch": float(stop_epoch + 1),
-            "stop_minibatch": float(stop_minibatch + 1),
-        }
-        stats.update({name: _mean(values) for name, values in objective_stats.items()})
-        if hasattr(self.policy, "log_std"):
-            stats["std"] = th.exp(self.policy.log_std).mean().item()
-        return stats
 
     def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
         # The rollout buffer stores discrete actions as floats
@@ -542,23 +541,3 @@ class VariantPPO(PPO):
             observations = buffer.to_torch(buffer.observations)
         # as RolloutBuffer's samples: actions are stored in the action space's dtype and sampled as float32
         return observations, self._actions_for_policy(buffer.to_torch(buffer.actions.astype(np.float32, copy=False)))
-
-    def _rollout_batch(self, clip_range: float) -> PolicyBatch:
-        """
-        The whole rollout as one batch under the current policy, without gradient, the policy in evaluation mode.
-
-        :param clip_range: the update's ``clip_range`` value
-        :return: the batch (advantages as stored, not normalised)
-        """
-        buffer = self.rollout_buffer
-        observations, actions = self._rollout_tensors()
-        self.policy.set_training_mode(False)
-        with th.no_grad():
-            _, log_prob, _, distribution = self._evaluate_actions(observations, actions)
-            old_log_prob = buffer.to_torch(buffer.log_probs).flatten()
-            advantages = buffer.to_torch(buffer.advantages).flatten()
-            return self._policy_batch(observations, actions, log_prob, old_log_prob, advantages, clip_range, distribution)
-
-
-def _mean(values: list[th.Tensor]) -> float:
-    return th.stack(values).double().mean().item()

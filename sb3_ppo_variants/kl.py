@@ -9,7 +9,13 @@ The rollout's actions are sampled from π_θold, so with log r = log π_θ(a|s) 
 """
 
 import torch as th
-from stable_baselines3.common.distributions import Distribution, kl_divergence
+from stable_baselines3.common.distributions import (
+    BernoulliDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    StateDependentNoiseDistribution,
+    kl_divergence,
+)
 
 KL_ESTIMATORS = ("exact", "k1", "k3")
 
@@ -20,11 +26,12 @@ def exact_kl(old_distribution: Distribution, distribution: Distribution) -> th.T
 
     :param old_distribution: the action distribution of the policy that collected the data
     :param distribution: the action distribution of the current policy, on the same observations
-    :return: tensor of shape (batch,)
+    :return: tensor of shape ``[B]`` (``[K, B]`` for the batched engine's distributions over K runs)
     """
     kl = kl_divergence(old_distribution, distribution)
-    # Diagonal Gaussian and Bernoulli give one KL per action dimension: the joint KL is their sum
-    return kl.sum(dim=1) if kl.dim() > 1 else kl
+    # Diagonal Gaussian and Bernoulli give one KL per action dimension (the last): the joint KL is their sum
+    per_dimension = (DiagGaussianDistribution, StateDependentNoiseDistribution, BernoulliDistribution)
+    return kl.sum(dim=-1) if isinstance(old_distribution, per_dimension) else kl
 
 
 def k1(log_ratio: th.Tensor) -> th.Tensor:
@@ -47,17 +54,21 @@ def k3(log_ratio: th.Tensor) -> th.Tensor:
     return th.expm1(log_ratio) - log_ratio
 
 
-def adapt_beta(beta: float, kl: float, kl_target: float) -> float:
+def adapt_beta(beta: float | th.Tensor, kl: float | th.Tensor, kl_target: float | th.Tensor) -> float | th.Tensor:
     """
     The PPO paper's adaptive KL coefficient (section 4), applied once per policy update.
 
     d < d_targ / 1.5 -> β / 2;  d > 1.5 d_targ -> 2 β;  otherwise β unchanged.
 
-    :param beta: current β
-    :param kl: d, the mean KL(π_old || π) over the rollout under the updated policy
-    :param kl_target: d_targ
-    :return: the new β
+    :param beta: current β (a ``[K, 1]`` tensor for K runs)
+    :param kl: d, the mean KL(π_old || π) over the rollout under the updated policy (a number or a 0-d tensor for one
+        run, ``[K, 1]`` for K runs)
+    :param kl_target: d_targ (a ``[K, 1]`` tensor for K runs)
+    :return: the new β, a float for one run
     """
+    if isinstance(kl, th.Tensor) and kl.dim() > 0:
+        return th.where(kl < kl_target / 1.5, beta / 2, th.where(kl > kl_target * 1.5, beta * 2, beta))
+    kl = float(kl)
     if kl < kl_target / 1.5:
         return beta / 2
     if kl > kl_target * 1.5:

@@ -4,9 +4,27 @@ The policy objectives of the PPO family as small pure functions on tensors.
 Each function returns the *loss*: the negative of the objective, averaged over the minibatch.
 Notation follows the PPO paper (Schulman et al., 2017): ``ratio`` is r = π_θ(a|s) / π_θold(a|s),
 ``advantages`` is Â.
+
+The same functions serve one run and K runs at once (the batched engine, :mod:`sb3_ppo_variants.engine`): samples lie
+along the last dimension, so per-sample tensors are ``[B]`` for one run or ``[K, B]`` for K runs, and the constants
+(ε, β, c, ...) are numbers or ``[K, 1]`` tensors, one value per run. :func:`sample_mean` averages over the samples:
+a 0-d loss for one run, a ``[K, 1]`` column of per-run losses for K runs.
 """
 
 import torch as th
+
+Constant = float | th.Tensor
+"""A constant of an objective: a number for one run, a ``[K, 1]`` tensor of one value per run for K runs."""
+
+
+def sample_mean(values: th.Tensor) -> th.Tensor:
+    """
+    Mean over the samples (the last dimension), one value per run.
+
+    :param values: per-sample values, ``[B]`` for one run or ``[K, B]`` for K runs
+    :return: a 0-d tensor for ``[B]`` (exactly ``values.mean()``), a ``[K, 1]`` tensor for ``[K, B]``
+    """
+    return values.mean() if values.dim() <= 1 else values.mean(dim=-1, keepdim=True)
 
 
 def pg_loss(log_prob: th.Tensor, advantages: th.Tensor) -> th.Tensor:
@@ -17,7 +35,7 @@ def pg_loss(log_prob: th.Tensor, advantages: th.Tensor) -> th.Tensor:
     :param advantages: advantage estimates Â
     :return: -L^PG
     """
-    return -(log_prob * advantages).mean()
+    return -sample_mean(log_prob * advantages)
 
 
 def cpi_loss(ratio: th.Tensor, advantages: th.Tensor) -> th.Tensor:
@@ -28,10 +46,10 @@ def cpi_loss(ratio: th.Tensor, advantages: th.Tensor) -> th.Tensor:
     :param advantages: advantage estimates Â
     :return: -L^CPI
     """
-    return -(advantages * ratio).mean()
+    return -sample_mean(advantages * ratio)
 
 
-def clipped_surrogate_loss(ratio: th.Tensor, advantages: th.Tensor, ratio_low: float, ratio_high: float) -> th.Tensor:
+def clipped_surrogate_loss(ratio: th.Tensor, advantages: th.Tensor, ratio_low: Constant, ratio_high: Constant) -> th.Tensor:
     """
     Clipped surrogate E[min(r Â, clip(r, low, high) Â)].
 
@@ -46,10 +64,10 @@ def clipped_surrogate_loss(ratio: th.Tensor, advantages: th.Tensor, ratio_low: f
     """
     policy_loss_1 = advantages * ratio
     policy_loss_2 = advantages * th.clamp(ratio, ratio_low, ratio_high)
-    return -th.min(policy_loss_1, policy_loss_2).mean()
+    return -sample_mean(th.min(policy_loss_1, policy_loss_2))
 
 
-def clip_bounds(clip_range: float, clip_range_high: float | None = None) -> tuple[float, float]:
+def clip_bounds(clip_range: Constant, clip_range_high: Constant | None = None) -> tuple[Constant, Constant]:
     """
     PPO's clip bounds on r, [1 - ε, 1 + ε]; with ``clip_range_high`` DAPO's clip-higher bounds [1 - ε, 1 + ε_high].
 
@@ -60,7 +78,7 @@ def clip_bounds(clip_range: float, clip_range_high: float | None = None) -> tupl
     return 1 - clip_range, 1 + (clip_range if clip_range_high is None else clip_range_high)
 
 
-def log_clip_bounds(clip_range: float) -> tuple[float, float]:
+def log_clip_bounds(clip_range: Constant) -> tuple[Constant, Constant]:
     """
     Bounds symmetric in log r: [1 / (1 + ε), 1 + ε], i.e. |log r| <= log(1 + ε).
 
@@ -73,7 +91,7 @@ def log_clip_bounds(clip_range: float) -> tuple[float, float]:
     return 1 / (1 + clip_range), 1 + clip_range
 
 
-def clip_fraction(ratio: th.Tensor, ratio_low: float, ratio_high: float) -> th.Tensor:
+def clip_fraction(ratio: th.Tensor, ratio_low: Constant, ratio_high: Constant) -> th.Tensor:
     """
     Fraction of samples whose ratio lies outside [low, high], i.e. where a clip bound is active.
 
@@ -82,10 +100,10 @@ def clip_fraction(ratio: th.Tensor, ratio_low: float, ratio_high: float) -> th.T
     :param ratio_high: upper clip bound on r
     :return: scalar fraction in [0, 1]
     """
-    return ((ratio < ratio_low) | (ratio > ratio_high)).float().mean()
+    return sample_mean(((ratio < ratio_low) | (ratio > ratio_high)).float())
 
 
-def kl_penalty_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta: float) -> th.Tensor:
+def kl_penalty_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta: Constant) -> th.Tensor:
     """
     KL-penalised surrogate, E[r Â - β KL(π_θold || π_θ)] (PPO paper, eq. 8).
 
@@ -95,11 +113,11 @@ def kl_penalty_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta
     :param beta: penalty coefficient β
     :return: minus the penalised surrogate
     """
-    return -(advantages * ratio - beta * kl).mean()
+    return -sample_mean(advantages * ratio - beta * kl)
 
 
 def clipped_kl_penalty_loss(
-    ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta: float, ratio_low: float, ratio_high: float
+    ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, beta: Constant, ratio_low: Constant, ratio_high: Constant
 ) -> th.Tensor:
     """
     Clipped surrogate with a KL penalty, E[min(r Â, clip(r, low, high) Â) - β KL(π_θold || π_θ)] (RLlib's PPO loss).
@@ -112,11 +130,11 @@ def clipped_kl_penalty_loss(
     :param ratio_high: upper clip bound on r
     :return: minus the penalised clipped surrogate
     """
-    return clipped_surrogate_loss(ratio, advantages, ratio_low, ratio_high) + beta * kl.mean()
+    return clipped_surrogate_loss(ratio, advantages, ratio_low, ratio_high) + beta * sample_mean(kl)
 
 
 def dual_clip_loss(
-    ratio: th.Tensor, advantages: th.Tensor, ratio_low: float, ratio_high: float, dual_clip: float
+    ratio: th.Tensor, advantages: th.Tensor, ratio_low: Constant, ratio_high: Constant, dual_clip: Constant
 ) -> th.Tensor:
     """
     Dual-clip surrogate (Ye et al. 2020, "Mastering Complex Control in MOBA Games with Deep Reinforcement Learning"):
@@ -134,10 +152,10 @@ def dual_clip_loss(
     """
     clipped = th.min(advantages * ratio, advantages * th.clamp(ratio, ratio_low, ratio_high))
     bounded = th.max(clipped, dual_clip * advantages)
-    return -th.where(advantages < 0, bounded, clipped).mean()
+    return -sample_mean(th.where(advantages < 0, bounded, clipped))
 
 
-def spo_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float) -> th.Tensor:
+def spo_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: Constant) -> th.Tensor:
     """
     Simple policy optimisation (Xie et al. 2024, "Simple Policy Optimization"): E[r Â - |Â| (r - 1)² / (2 ε)].
 
@@ -152,12 +170,18 @@ def spo_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float) -> th.T
     :param clip_range: ε >= 0
     :return: minus the SPO objective
     """
-    if clip_range == 0:
-        return -(advantages + 0 * ratio).mean()
-    return -(ratio * advantages - advantages.abs() * (ratio - 1) ** 2 / (2 * clip_range)).mean()
+    if not isinstance(clip_range, th.Tensor):
+        if clip_range == 0:
+            return -sample_mean(advantages + 0 * ratio)
+        return -sample_mean(ratio * advantages - advantages.abs() * (ratio - 1) ** 2 / (2 * clip_range))
+    # one ε per run: the runs at ε = 0 take the limit above; the others' division never sees a zero
+    moving = clip_range > 0
+    safe_clip_range = th.where(moving, clip_range, th.ones_like(clip_range))
+    penalised = ratio * advantages - advantages.abs() * (ratio - 1) ** 2 / (2 * safe_clip_range)
+    return -sample_mean(th.where(moving, penalised, advantages + 0 * ratio))
 
 
-def rollback_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float, rollback_alpha: float) -> th.Tensor:
+def rollback_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: Constant, rollback_alpha: Constant) -> th.Tensor:
     """
     PPO-RB, the rollback surrogate (Wang et al. 2019, "Truly Proximal Policy Optimization"): E[min(r Â, F(r) Â)] with
     F(r) = -α r + (1 + α)(1 + ε) for r > 1 + ε, F(r) = -α r + (1 + α)(1 - ε) for r < 1 - ε, F(r) = r otherwise.
@@ -173,10 +197,10 @@ def rollback_loss(ratio: th.Tensor, advantages: th.Tensor, clip_range: float, ro
     high = -rollback_alpha * ratio + (1 + rollback_alpha) * (1 + clip_range)
     low = -rollback_alpha * ratio + (1 + rollback_alpha) * (1 - clip_range)
     rolled_back = th.where(ratio > 1 + clip_range, high, th.where(ratio < 1 - clip_range, low, ratio))
-    return -th.min(advantages * ratio, advantages * rolled_back).mean()
+    return -sample_mean(th.min(advantages * ratio, advantages * rolled_back))
 
 
-def trust_region_clip_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, kl_trigger: float) -> th.Tensor:
+def trust_region_clip_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tensor, kl_trigger: Constant) -> th.Tensor:
     """
     TR-PPO (Wang et al. 2019, "Truly Proximal Policy Optimization"): clipping triggered by a trust region. Where the
     per-state KL(π_old(·|s) || π_θ(·|s)) >= δ a sample's objective is min(r Â, Â), elsewhere r Â.
@@ -191,7 +215,7 @@ def trust_region_clip_loss(ratio: th.Tensor, advantages: th.Tensor, kl: th.Tenso
     :return: minus the TR-PPO surrogate
     """
     surrogate = advantages * ratio
-    return -th.where(kl.detach() >= kl_trigger, th.min(surrogate, advantages), surrogate).mean()
+    return -sample_mean(th.where(kl.detach() >= kl_trigger, th.min(surrogate, advantages), surrogate))
 
 
 def ratio_deviation(ratio: th.Tensor) -> th.Tensor:
@@ -201,4 +225,4 @@ def ratio_deviation(ratio: th.Tensor) -> th.Tensor:
     :param ratio: probability ratio r
     :return: scalar
     """
-    return (ratio - 1).abs().mean()
+    return sample_mean((ratio - 1).abs())

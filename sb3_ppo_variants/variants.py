@@ -3,17 +3,17 @@ The members of the PPO objective family, each a thin subclass of :class:`~sb3_pp
 their registry (``VARIANTS``, ``get_variant``).
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch as th
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule, update_learning_rate
 from torch.nn import functional as F
 
 from sb3_ppo_variants import kl as kl_estimators
-from sb3_ppo_variants.base import ArgumentError, PolicyBatch, VariantPPO, check_choice, check_number
+from sb3_ppo_variants.base import PolicyBatch, VariantPPO
 from sb3_ppo_variants.objectives import (
+    Constant,
     clip_bounds,
     clip_fraction,
     clipped_kl_penalty_loss,
@@ -28,6 +28,7 @@ from sb3_ppo_variants.objectives import (
     spo_loss,
     trust_region_clip_loss,
 )
+from sb3_ppo_variants.validation import ArgumentError, check_choice, check_number
 
 
 class VanillaPG(VariantPPO):
@@ -88,20 +89,25 @@ class VanillaPG(VariantPPO):
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         return pg_loss(batch.log_prob, batch.advantages), {}
 
-    def _total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
+    def total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
         if not self.value_steps:
-            return super()._total_loss(policy_loss, entropy_loss, value_loss)
+            return super().total_loss(policy_loss, entropy_loss, value_loss)
         # the critic is fitted after the policy's step, by its own optimizer
         return policy_loss + self.ent_coef * entropy_loss
 
-    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
-        if self.value_steps:
-            stats["value_learning_rate"] = self.value_lr_schedule(self._current_progress_remaining)
-            stats["value_loss_fitted"] = self.fit_value_function()
+    def after_update(self, clip_range: Constant) -> dict[str, float | th.Tensor]:
+        if not self.value_steps:
+            return {}
+        return {
+            "value_learning_rate": self.value_lr_schedule(self._current_progress_remaining),
+            "value_loss_fitted": self.fit_value_function(),
+        }
 
-    def fit_value_function(self) -> float:
+    def fit_value_function(self) -> float | th.Tensor:
         """
         Take ``value_steps`` full-batch gradient steps of the value function on the rollout's returns (TD(λ) targets).
+
+        The batched engine provides its own, for K runs at once.
 
         :return: the value loss before the last step
         """
@@ -179,7 +185,7 @@ class ClipPPO(VariantPPO):
         if self.clip_range_high is not None:
             self.clip_range_high = FloatSchedule(self.clip_range_high)
 
-    def _clip_bounds(self, batch: PolicyBatch) -> tuple[float, float]:
+    def _clip_bounds(self, batch: PolicyBatch) -> tuple[Constant, Constant]:
         high = None if self.clip_range_high is None else self.clip_range_high(self._current_progress_remaining)
         return clip_bounds(batch.clip_range, high)
 
@@ -211,7 +217,7 @@ class DualClipPPO(ClipPPO):
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         low, high = self._clip_bounds(batch)
         loss = dual_clip_loss(batch.ratio, batch.advantages, low, high, self.dual_clip)
-        dual_active = ((batch.advantages < 0) & (batch.ratio > self.dual_clip)).float().mean()
+        dual_active = batch.mean(((batch.advantages < 0) & (batch.ratio > self.dual_clip)).float())
         return loss, {"clip_fraction": clip_fraction(batch.ratio, low, high), "dual_clip_fraction": dual_active}
 
 
@@ -298,7 +304,7 @@ class TRPPO(VariantPPO):
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         kl = kl_estimators.exact_kl(batch.old_distribution, batch.distribution)
         loss = trust_region_clip_loss(batch.ratio, batch.advantages, kl, self.kl_trigger)
-        return loss, {"clip_fraction": (kl >= self.kl_trigger).float().mean(), "kl": kl.mean()}
+        return loss, {"clip_fraction": batch.mean((kl >= self.kl_trigger).float()), "kl": batch.mean(kl)}
 
 
 class ESPO(CPIPPO):
@@ -322,11 +328,8 @@ class ESPO(CPIPPO):
         loss, stats = super().policy_objective(batch)
         return loss, {**stats, "ratio_deviation": ratio_deviation(batch.ratio.detach())}
 
-    def early_stop(self, batch: PolicyBatch, approx_kl: np.ndarray) -> str | None:
-        deviation = ratio_deviation(batch.ratio.detach()).item()
-        if deviation > self.ratio_deviation:
-            return f"ratio deviation {deviation:.3f} > {self.ratio_deviation}"
-        return super().early_stop(batch, approx_kl)
+    def early_stop(self, batch: PolicyBatch, approx_kl: th.Tensor) -> th.Tensor | bool:
+        return (ratio_deviation(batch.ratio.detach()) > self.ratio_deviation) | super().early_stop(batch, approx_kl)
 
 
 class KLPenaltyPPO(VariantPPO):
@@ -339,7 +342,8 @@ class KLPenaltyPPO(VariantPPO):
     The current β is ``kl_beta``: logged as ``train/kl_beta`` every update and kept by ``save()``/``load()``.
     Other arguments are those of :class:`stable_baselines3.PPO` (``clip_range`` only sets the logged value).
 
-    :param kl_coef: β, or its initial value when adaptive; with ``kl_target=None`` it may be a schedule
+    :param kl_coef: β, or its initial value when adaptive; with ``kl_target=None`` it may be a schedule; None for the
+        class's ``default_kl_coef`` (1.0)
     :param kl_target: d_targ, the KL target of the adaptive rule; None for a fixed β
     :param kl_estimator: ``"exact"`` (closed form from the action distributions), ``"k1"`` (-log r) or
         ``"k3"`` ((r - 1) - log r), the last two on the rollout's actions. k1's gradient at θ = θ_old is zero only
@@ -347,16 +351,18 @@ class KLPenaltyPPO(VariantPPO):
     """
 
     variant_name = "kl"
+    default_kl_coef: ClassVar[float] = 1.0
 
     def __init__(
         self,
         policy: Any,
         env: GymEnv | str | None,
-        kl_coef: float | Schedule = 1.0,
+        kl_coef: float | Schedule | None = None,
         kl_target: float | None = 0.01,
         kl_estimator: str = "exact",
         **kwargs: Any,
     ):
+        kl_coef = self.default_kl_coef if kl_coef is None else kl_coef
         check_choice("kl_estimator", kl_estimator, kl_estimators.KL_ESTIMATORS)
         check_number("kl_target", kl_target, low=0, optional=True)
         check_number("kl_coef", kl_coef, low=0, schedule=kl_target is None)
@@ -378,22 +384,26 @@ class KLPenaltyPPO(VariantPPO):
             return kl_estimators.k1(batch.log_ratio)
         return kl_estimators.k3(batch.log_ratio)
 
-    def train(self) -> None:
-        if self.kl_target is None:
-            self.kl_beta = self.kl_coef(self._current_progress_remaining)
-        super().train()
+    def penalty_coefficient(self) -> Constant:
+        """
+        The β of the current update: ``kl_beta`` when adaptive, else the ``kl_coef`` schedule's current value.
+
+        :return: β
+        """
+        return self.kl_beta if self.kl_target is not None else self.kl_coef(self._current_progress_remaining)
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         kl = self._per_sample_kl(batch)
-        return kl_penalty_loss(batch.ratio, batch.advantages, kl, self.kl_beta), {"kl": kl.mean()}
+        return kl_penalty_loss(batch.ratio, batch.advantages, kl, self.penalty_coefficient()), {"kl": batch.mean(kl)}
 
-    def _on_update_end(self, stats: dict[str, float], clip_range: float) -> None:
-        stats["kl_beta"] = self.kl_beta
+    def after_update(self, clip_range: Constant) -> dict[str, float | th.Tensor]:
+        beta = self.penalty_coefficient()
         if self.kl_target is None:
-            return
-        rollout_kl = self._per_sample_kl(self._rollout_batch(clip_range)).mean().item()
-        stats["kl_rollout"] = rollout_kl
-        self.kl_beta = kl_estimators.adapt_beta(self.kl_beta, rollout_kl, self.kl_target)
+            self.kl_beta = beta
+            return {"kl_beta": beta}
+        rollout_kl = PolicyBatch.mean(self._per_sample_kl(self.rollout_batch(clip_range)))
+        self.kl_beta = kl_estimators.adapt_beta(beta, rollout_kl, self.kl_target)
+        return {"kl_beta": beta, "kl_rollout": rollout_kl}
 
 
 class KLClipPPO(KLPenaltyPPO):
@@ -401,32 +411,18 @@ class KLClipPPO(KLPenaltyPPO):
     PPO's clipped surrogate minus a KL penalty, E[min(r Â, clip(r, 1 - ε, 1 + ε) Â) - β KL(π_θold || π_θ)]: the loss of
     RLlib's PPO, whose defaults are β = 0.2 adapted toward d_targ = 0.01 with the exact KL.
 
-    β, its adaptation, the estimators and ``kl_beta`` are those of :class:`KLPenaltyPPO` (the PPO paper's rule:
-    ×2 above 1.5 d_targ, ÷2 below d_targ / 1.5; RLlib's own rule is ×1.5 above 2 d_targ, ×0.5 below d_targ / 2).
-
-    :param kl_coef: β, or its initial value when adaptive
-    :param kl_target: d_targ; None for a fixed β
-    :param kl_estimator: ``"exact"``, ``"k1"`` or ``"k3"``, as :class:`KLPenaltyPPO`
+    Arguments are those of :class:`KLPenaltyPPO` (the PPO paper's rule: ×2 above 1.5 d_targ, ÷2 below d_targ / 1.5;
+    RLlib's own rule is ×1.5 above 2 d_targ, ×0.5 below d_targ / 2), with ``default_kl_coef`` 0.2, RLlib's.
     """
 
     variant_name = "klclip"
-
-    def __init__(
-        self,
-        policy: Any,
-        env: GymEnv | str | None,
-        kl_coef: float | Schedule = 0.2,
-        kl_target: float | None = 0.01,
-        kl_estimator: str = "exact",
-        **kwargs: Any,
-    ):
-        super().__init__(policy, env, kl_coef=kl_coef, kl_target=kl_target, kl_estimator=kl_estimator, **kwargs)
+    default_kl_coef = 0.2
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         kl = self._per_sample_kl(batch)
         low, high = clip_bounds(batch.clip_range)
-        loss = clipped_kl_penalty_loss(batch.ratio, batch.advantages, kl, self.kl_beta, low, high)
-        return loss, {"kl": kl.mean(), "clip_fraction": clip_fraction(batch.ratio, low, high)}
+        loss = clipped_kl_penalty_loss(batch.ratio, batch.advantages, kl, self.penalty_coefficient(), low, high)
+        return loss, {"kl": batch.mean(kl), "clip_fraction": clip_fraction(batch.ratio, low, high)}
 
 
 VARIANTS: dict[str, type[VariantPPO]] = {
