@@ -70,6 +70,8 @@ class VanillaPG(VariantPPO):
         check_number("value_steps", value_steps, low=0, low_open=False, integer=True)
         check_number("value_learning_rate", value_learning_rate, low=0, schedule=True)
         self.value_steps = value_steps
+        # a flag, not the count: the batched engine groups runs by flags and gives numbers per run
+        self.fits_critic = value_steps > 0
         self.value_learning_rate = value_learning_rate
         super().__init__(policy, env, n_epochs=n_epochs, batch_size=batch_size, **kwargs)
 
@@ -90,13 +92,13 @@ class VanillaPG(VariantPPO):
         return pg_loss(batch.log_prob, batch.advantages), {}
 
     def total_loss(self, policy_loss: th.Tensor, entropy_loss: th.Tensor, value_loss: th.Tensor) -> th.Tensor:
-        if not self.value_steps:
+        if not self.fits_critic:
             return super().total_loss(policy_loss, entropy_loss, value_loss)
         # the critic is fitted after the policy's step, by its own optimizer
         return policy_loss + self.ent_coef * entropy_loss
 
     def after_update(self, clip_range: Constant) -> dict[str, float | th.Tensor]:
-        if not self.value_steps:
+        if not self.fits_critic:
             return {}
         return {
             "value_learning_rate": self.value_lr_schedule(self._current_progress_remaining),

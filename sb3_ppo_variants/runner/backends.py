@@ -19,7 +19,11 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from sb3_ppo_variants.runner.run import RunConfig, RunRecord, run_one
+from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, plan_batches, run_task
+from sb3_ppo_variants.runner.run import RunConfig, RunRecord
+
+Task = tuple[list[RunConfig], str]
+"""Runs executed together by one worker (a batch of the engine, or one run) and the engine setting."""
 
 BACKENDS = ("local", "ray")
 # Imported once by the fork server, so that each worker starts with them loaded; torch._dynamo is what torch imports
@@ -36,9 +40,9 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _run_serial(configs: list[RunConfig]) -> Iterator[RunRecord]:
-    for config in configs:
-        yield run_one(config)
+def _run_serial(tasks: list[Task]) -> Iterator[RunRecord]:
+    for task in tasks:
+        yield from run_task(*task)
 
 
 def _exit_with_driver(alive: Connection) -> None:
@@ -49,12 +53,12 @@ def _exit_with_driver(alive: Connection) -> None:
 
 
 def _work(tasks: Connection, alive: Connection) -> None:
-    """A worker: run the configs received on ``tasks`` one at a time and send back their records."""
+    """A worker: run the tasks received on ``tasks`` one at a time and send back their records."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the driver stops workers
     threading.Thread(target=_exit_with_driver, args=(alive,), daemon=True).start()
     with contextlib.suppress(EOFError, OSError):  # the driver is gone
         while True:
-            tasks.send(run_one(tasks.recv()))
+            tasks.send(run_task(*tasks.recv()))
 
 
 @dataclass
@@ -62,7 +66,7 @@ class _Worker:
     process: BaseProcess
     tasks: Connection
     alive: Connection
-    config: RunConfig | None = None
+    task: Task | None = None
 
 
 def _start_context() -> BaseContext:
@@ -96,11 +100,11 @@ def _death(process: BaseProcess) -> str:
 
 class LocalPool:
     """
-    A local process pool of ``workers`` processes, each executing one run at a time.
+    A local process pool of ``workers`` processes, each executing one task (a run, or a batch of runs) at a time.
 
     Workers come from a fork server that preloads torch and SB3 (started when the pool is made, so it loads them
     while the driver validates the experiment). A worker that dies (killed, out of memory) fails only the run it was
-    executing and is replaced. Workers exit as soon as the driver closes the pool or dies (even by SIGKILL).
+    executing (all the runs of its batch) and is replaced. Workers exit as soon as the driver closes the pool or dies (even by SIGKILL).
 
     :param workers: number of worker processes
     """
@@ -130,42 +134,43 @@ class LocalPool:
 
     def _idle_worker(self) -> _Worker | None:
         """A live idle worker, a new one when the pool has room, else None; dead idle workers are replaced."""
-        for worker in [w for w in self._pool if w.config is None and not w.process.is_alive()]:
+        for worker in [w for w in self._pool if w.task is None and not w.process.is_alive()]:
             self._stop_worker(worker)
-        idle = [w for w in self._pool if w.config is None]
+        idle = [w for w in self._pool if w.task is None]
         if idle:
             return idle[0]
         return self._start_worker() if len(self._pool) < self.workers else None
 
-    def _result(self, worker: _Worker) -> RunRecord:
-        """The record of a worker's run, or its ``failed`` record when the worker died."""
-        config, worker.config = worker.config, None
+    def _result(self, worker: _Worker) -> list[RunRecord]:
+        """The records of a worker's task, or their ``failed`` records when the worker died."""
+        (configs, _), worker.task = worker.task, None
         try:
             return worker.tasks.recv()
         except (EOFError, OSError):
             worker.process.join()
             death = _death(worker.process)
             self._stop_worker(worker)
-            return RunRecord.failed(config, f"worker process died ({death}) while executing this run")
+            where = "this run" if len(configs) == 1 else f"this run's batch of {len(configs)} runs"
+            return [RunRecord.failed(config, f"worker process died ({death}) while executing {where}") for config in configs]
 
-    def run(self, configs: list[RunConfig]) -> Iterator[RunRecord]:
+    def run(self, tasks: list[Task]) -> Iterator[RunRecord]:
         """
-        Execute runs on the pool.
+        Execute tasks on the pool.
 
-        :param configs: the runs
-        :return: their records as they finish
+        :param tasks: the runs, as tasks (see ``execute``)
+        :return: their records as their tasks finish
         """
-        todo = deque(configs)
-        while todo or any(worker.config is not None for worker in self._pool):
+        todo = deque(tasks)
+        while todo or any(worker.task is not None for worker in self._pool):
             while todo and (worker := self._idle_worker()) is not None:
-                worker.config = todo.popleft()
+                worker.task = todo.popleft()
                 with contextlib.suppress(OSError):  # a worker that died meanwhile is found by wait() below
-                    worker.tasks.send(worker.config)
-            busy = [worker for worker in self._pool if worker.config is not None]
+                    worker.tasks.send(worker.task)
+            busy = [worker for worker in self._pool if worker.task is not None]
             ready = wait([worker.tasks for worker in busy] + [worker.process.sentinel for worker in busy])
             for worker in busy:
                 if worker.tasks in ready or worker.process.sentinel in ready:
-                    yield self._result(worker)
+                    yield from self._result(worker)
 
     def close(self) -> None:
         """Stop the workers now, finished or not (on completion, Ctrl-C, or when the consumer stops early)."""
@@ -173,9 +178,9 @@ class LocalPool:
             self._stop_worker(worker)
 
 
-def _run_pool(configs: list[RunConfig], workers: int) -> Iterator[RunRecord]:
+def _run_pool(tasks: list[Task], workers: int) -> Iterator[RunRecord]:
     with contextlib.closing(LocalPool(workers)) as pool:
-        yield from pool.run(configs)
+        yield from pool.run(tasks)
 
 
 def _import_ray() -> Any:
@@ -186,7 +191,7 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None) -> Iterator[RunRecord]:
+def _run_ray(tasks: list[Task], workers: int | None, address: str | None) -> Iterator[RunRecord]:
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
@@ -197,16 +202,16 @@ def _run_ray(configs: list[RunConfig], workers: int | None, address: str | None)
             log_to_driver=False,
             configure_logging=False,
         )
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_one)
-    refs = {remote.remote(config): config for config in configs}
+    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+    refs = {remote.remote(*task): task[0] for task in tasks}
     waiting = list(refs)
     try:
         while waiting:
             done, waiting = ray.wait(waiting, num_returns=1)
             try:
-                yield ray.get(done[0])
+                yield from ray.get(done[0])
             except ray.exceptions.RayError as error:
-                yield RunRecord.failed(refs[done[0]], f"Ray task failed: {error}")
+                yield from (RunRecord.failed(config, f"Ray task failed: {error}") for config in refs[done[0]])
     finally:
         for ref in waiting:
             ray.cancel(ref, force=True)
@@ -240,11 +245,14 @@ def execute(
     workers: int | None = None,
     address: str | None = None,
     pool: LocalPool | None = None,
+    engine: str = "sb3",
+    batch_runs: int = DEFAULT_BATCH_RUNS,
 ) -> Iterator[RunRecord]:
     """
-    Run ``configs`` and yield each record as soon as its run finishes (not in plan order when parallel).
+    Run ``configs`` and yield each record as soon as its run (or its batch) finishes (not in plan order when parallel).
 
-    Every backend runs torch with one thread per run (see ``run_one``), so a run's record does not depend on it.
+    Every backend runs torch with one thread per worker (see ``run_one``), so a run's record does not depend on it.
+    With the batched engine, the runs are packed into batches (``sb3_ppo_variants.engine.plan_batches``), each a task.
 
     :param configs: the runs
     :param backend: ``local`` (a process pool; ``workers=1`` runs in this process) or ``ray``
@@ -252,12 +260,15 @@ def execute(
         ignored with ``address``, where the cluster's CPUs decide)
     :param address: address of a running Ray cluster (``ray start --head`` prints it); None starts Ray locally
     :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
+    :param engine: ``sb3``, ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
+    :param batch_runs: the largest batch of the engine
     :return: an iterator over the records
     """
     check_backend(backend, workers, address)
+    tasks = [(task, engine) for task in plan_batches(configs, engine, batch_runs)]
     if backend == "ray":
-        return _run_ray(configs, workers, address)
+        return _run_ray(tasks, workers, address)
     if pool is not None:
-        return pool.run(configs)
-    workers = min(workers or default_workers(), max(len(configs), 1))
-    return _run_serial(configs) if workers == 1 else _run_pool(configs, workers)
+        return pool.run(tasks)
+    workers = min(workers or default_workers(), max(len(tasks), 1))
+    return _run_serial(tasks) if workers == 1 else _run_pool(tasks, workers)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sb3_ppo_variants import records
+from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
@@ -106,15 +107,16 @@ def _run_plan(
     pool: LocalPool | None,
     retry_failed: bool,
     quiet: bool,
+    engine: tuple[str, int],
 ) -> Counter[str]:
-    """Execute the planned runs that are not done yet, writing each record as it arrives."""
+    """Execute the planned runs that are not done yet, writing each record as it arrives; ``engine`` is (name, K)."""
     counts: Counter[str] = Counter()
     todo = pending(directory, configs, retry_failed)
     if not quiet:
         done = len(configs) - len(todo)
         sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
     progress = None if quiet else Progress(todo)
-    results = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool)))
+    results = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool, *engine)))
     for record in results:
         save(directory, record)
         counts[record.status["status"]] += 1
@@ -159,8 +161,10 @@ def run_experiment(
             )
         configs = plan(experiment, only)
         _check_size(len(configs), yes)
+        engine = (experiment.engine, experiment.batch_runs)
+        plan_batches(configs, *engine)  # engine = "batched" and a run it cannot serve: refused before anything is created
         directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
-        return _run_plan(directory, configs, stack, backend, workers, address, pool, retry_failed, quiet)
+        return _run_plan(directory, configs, stack, backend, workers, address, pool, retry_failed, quiet, engine)
 
 
 def tune_experiment(
@@ -212,7 +216,9 @@ def tune_experiment(
         tuning = plan(experiment, only)
         _check_size(len(plan(experiment)) + len(stage_two_pairs(experiment)) * len(experiment.evaluation_seeds), yes)
         tuning_dir = prepare(directory / TUNING_DIR, experiment_file)
-        counts["tuning"] = _run_plan(tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet)
+        engine = (experiment.engine, experiment.batch_runs)
+        plan_batches(tuning, *engine)
+        counts["tuning"] = _run_plan(tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet, engine)
         unfinished = pending(tuning_dir, plan(experiment))
         if unfinished:
             if not quiet:
@@ -222,7 +228,7 @@ def tune_experiment(
         evaluation = plan(load_experiment(selected), only)
         evaluation_dir = prepare(directory / EVALUATION_DIR, selected)
         counts["evaluation"] = _run_plan(
-            evaluation_dir, evaluation, stack, backend, workers, address, pool, retry_failed, quiet
+            evaluation_dir, evaluation, stack, backend, workers, address, pool, retry_failed, quiet, engine
         )
     return counts
 

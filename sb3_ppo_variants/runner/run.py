@@ -305,6 +305,19 @@ def _make_envs(config: RunConfig, stack: contextlib.ExitStack) -> tuple[Any, Any
     return env, eval_env
 
 
+def build_run(config: RunConfig, stack: contextlib.ExitStack) -> tuple[Any, Any, Any]:
+    """
+    The model of a run and its training and evaluation envs, as both engines build them; ``stack`` closes the envs.
+
+    :param config: the run
+    :param stack: closes the envs
+    :return: (model, training env, evaluation env)
+    """
+    env, eval_env = _make_envs(config, stack)
+    model = get_variant(config.algo)(config.policy, env, seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters))
+    return model, env, eval_env
+
+
 def run_one(config: RunConfig) -> RunRecord:
     """
     Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``, whether
@@ -324,10 +337,7 @@ def run_one(config: RunConfig) -> RunRecord:
     status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
     try:
         with contextlib.ExitStack() as stack:
-            env, eval_env = _make_envs(config, stack)
-            model = get_variant(config.algo)(
-                config.policy, env, seed=config.seed, verbose=0, **algo_kwargs(config.hyperparameters)
-            )
+            model, env, eval_env = build_run(config, stack)
             recorder = RunRecorder(config, eval_env)
             model.learn(config.total_timesteps, callback=recorder)
     except DivergenceError as error:

@@ -43,6 +43,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from sb3_ppo_variants import VARIANTS, get_variant
+from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES, plan_batches
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis
 
@@ -64,6 +65,8 @@ EXPERIMENT_KEYS = (
     "evaluation_seeds",
     "sweep_samples",
     "sweep_seed",
+    "engine",
+    "batch_runs",
 )
 RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize")
 # Keys of an entry that are not algorithm arguments: its sweep axes and, for a variant, its per-environment overrides
@@ -158,6 +161,8 @@ class Experiment:
     :param evaluation_seeds: the fresh seeds of a tune file's second stage (``ppo-variants tune``), or None
     :param sweep_samples: configurations drawn per (environment, variant) by a random search, or None for the grid
     :param sweep_seed: seed of the random search's draws
+    :param engine: ``sb3`` (each run its SB3 class's ``learn``), ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
+    :param batch_runs: the largest number of runs the engine trains in one batch
     """
 
     name: str
@@ -170,6 +175,8 @@ class Experiment:
     evaluation_seeds: tuple[int, ...] | None = None
     sweep_samples: int | None = None
     sweep_seed: int = 0
+    engine: str = "sb3"
+    batch_runs: int = DEFAULT_BATCH_RUNS
 
     @property
     def is_tune(self) -> bool:
@@ -439,6 +446,13 @@ def _parse_random_search(
     return samples, meta["sweep_seed"]
 
 
+def _parse_engine(path: Path, meta: Mapping[str, Any]) -> str:
+    engine = meta.get("engine", "sb3")
+    if engine not in ENGINES:
+        raise _fail(path, "[experiment]", f"'engine' must be one of {list(ENGINES)}, got {engine!r}")
+    return engine
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """
     Read and validate an experiment file.
@@ -486,6 +500,8 @@ def load_experiment(path: str | Path) -> Experiment:
         evaluation_seeds=evaluation_seeds,
         sweep_samples=sweep_samples,
         sweep_seed=sweep_seed,
+        engine=_parse_engine(path, meta),
+        batch_runs=_require(path, "[experiment]", {"batch_runs": DEFAULT_BATCH_RUNS, **meta}, "batch_runs", int),
     )
     for env in experiment.envs:
         try:
