@@ -39,7 +39,9 @@ class PerRunSchedule:
         :param progress_remaining: ignored: each run's own progress is used
         :return: ``[K, 1]`` values
         """
-        values = [schedule(model._current_progress_remaining) for schedule, model in zip(self.schedules, self.models)]
+        values = [
+            schedule(model._current_progress_remaining) for schedule, model in zip(self.schedules, self.models, strict=False)
+        ]
         return th.tensor(values, dtype=th.float32, device=self.device).unsqueeze(1)
 
 
@@ -66,7 +68,7 @@ class RunGroup:
         models = object.__getattribute__(self, "_models")
         object.__getattribute__(self, "_cache").pop(name, None)
         if isinstance(value, th.Tensor) and value.dim() > 0:
-            for model, item in zip(models, value.detach().flatten().tolist()):
+            for model, item in zip(models, value.detach().flatten().tolist(), strict=False):
                 setattr(model, name, item)
         else:
             for model in models:

@@ -3,6 +3,7 @@ K of SB3's ``MlpPolicy`` stacked into one: each weight gets a leading run dimens
 evaluates K policies, and one Adam over the stacked parameters (per-run learning rates, steps and masks) trains them.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -63,7 +64,11 @@ class StackedLinear:
         :param inputs: ``[K, M, in]``
         :return: ``[K, M, out]``
         """
-        return th.baddbmm(self.bias.unsqueeze(1), inputs, self.weight.transpose(1, 2))
+        if self.weight.shape[1] > 1:
+            return th.baddbmm(self.bias.unsqueeze(1), inputs, self.weight.transpose(1, 2))
+        # A single output takes another kernel whose result depends on K; as two outputs, a run's value does not
+        weight, bias = self.weight.expand(-1, 2, -1), self.bias.expand(-1, 2)
+        return th.baddbmm(bias.unsqueeze(1), inputs, weight.transpose(1, 2))[..., :1]
 
 
 class BatchedPolicy:
@@ -247,14 +252,14 @@ class BatchedAdam:
         :param active: one per run: whether it steps
         """
         beta1, beta2 = self.betas
-        self.steps = [step + bool(on) for step, on in zip(self.steps, active)]
+        self.steps = [step + bool(on) for step, on in zip(self.steps, active, strict=False)]
         # as torch's Adam: bias corrections in double precision from the step count
-        step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, self.steps)]
+        step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, self.steps, strict=False)]
         correction = [math.sqrt(1 - beta2**step) if step else 1.0 for step in self.steps]
         mask = th.tensor(active, device=parameters[0].device)
         all_active = all(active)
         with th.no_grad():
-            for param, exp_avg, exp_avg_sq in zip(parameters, self.exp_avg, self.exp_avg_sq):
+            for param, exp_avg, exp_avg_sq in zip(parameters, self.exp_avg, self.exp_avg_sq, strict=False):
                 grad = param.grad
                 if grad is None:  # as torch's Adam: a parameter without a gradient is left alone
                     continue
@@ -297,7 +302,10 @@ def clip_grad_norm_per_run(parameters: list[th.Tensor], max_norm: th.Tensor) -> 
     :return: ``[K]`` the total gradient norm of each run before clipping
     """
     parameters = [param for param in parameters if param.grad is not None]
-    norms = th.stack([param.grad.flatten(1).norm(dim=1) for param in parameters], dim=1).norm(dim=1)
+    # the parameters' squared norms summed one by one: a reduction over a short dimension of [K, P] would take a
+    # strategy that depends on K
+    squares = [param.grad.flatten(1).norm(dim=1) ** 2 for param in parameters]
+    norms = functools.reduce(th.add, squares).sqrt()
     coefficient = (max_norm / (norms + 1e-6)).clamp(max=1.0)
     with th.no_grad():
         for param in parameters:

@@ -75,19 +75,6 @@ def per_run(values: list[Any], device: th.device) -> th.Tensor:
     return th.tensor([float(value) for value in values], dtype=th.float32, device=device).unsqueeze(1)
 
 
-def subset(batch: PolicyBatch, index: th.Tensor, policy: BatchedPolicy, outputs: tuple[th.Tensor, th.Tensor] | None):
-    """The rows ``index`` of a K-run batch; distributions rebuilt from the action outputs ``(current, old)``."""
-    fields = {
-        name: getattr(batch, name).index_select(0, index)
-        for name in ("advantages", "actions", "log_prob", "old_log_prob", "log_ratio", "ratio")
-    }
-    sub = PolicyBatch(**fields, clip_range=batch.clip_range.index_select(0, index))
-    if outputs is not None:
-        sub.distribution = policy.distribution(outputs[0].index_select(0, index), index)
-        sub.old_distribution = policy.distribution(outputs[1].index_select(0, index), index)
-    return sub
-
-
 class StatisticsPerRun:
     """
     Per-run sums of the minibatch statistics of one update, over the minibatches each run took part in.
@@ -114,18 +101,19 @@ class StatisticsPerRun:
 
         :param active: ``[K]`` bool
         :param position: (epoch, minibatch), 0-based
-        :param values: name -> ``[K]`` values (``loss`` and ``approx_kl`` among them)
+        :param values: name -> ``[K]`` values, masked for the runs that do not have them (``loss`` and ``approx_kl``
+            among them)
         :param log_ratio: ``[K, b]``
         """
         weight = active.astype(np.float64)
         for name, value in values.items():
             if name in ("loss", "approx_kl"):
                 continue
-            present = active & ~np.isnan(value)
-            self.sums[name] = self.sums.get(name, 0.0) + np.where(present, value, 0.0)
+            present = active & ~np.ma.getmaskarray(value)
+            self.sums[name] = self.sums.get(name, 0.0) + np.where(present, np.ma.getdata(value), 0.0)
             self.counts[name] = self.counts.get(name, 0.0) + present
-        self.last_loss = np.where(active, values["loss"], self.last_loss)
-        self.approx_kl_sum += np.where(active, values["approx_kl"], 0.0)
+        self.last_loss = np.where(active, np.ma.getdata(values["loss"]), self.last_loss)
+        self.approx_kl_sum += np.where(active, np.ma.getdata(values["approx_kl"]), 0.0)
         self.approx_kl_count += weight
         log_ratio = log_ratio.detach().double()
         self.log_ratio_max = np.where(
@@ -271,13 +259,13 @@ def update(
     first = models[0]
     batch_size = first.batch_size or n_samples
     progress = [model._current_progress_remaining for model in models]
-    clip_values = [float(model.clip_range(p)) for model, p in zip(models, progress)]
+    clip_values = [float(model.clip_range(p)) for model, p in zip(models, progress, strict=False)]
     clip_range = per_run(clip_values, device)
     clip_range_vf, clip_vf_values = None, None
     if first.clip_range_vf is not None:
-        clip_vf_values = [float(model.clip_range_vf(p)) for model, p in zip(models, progress)]
+        clip_vf_values = [float(model.clip_range_vf(p)) for model, p in zip(models, progress, strict=False)]
         clip_range_vf = per_run(clip_vf_values, device)
-    learning_rates = [model.lr_schedule(p) for model, p in zip(models, progress)]
+    learning_rates = [model.lr_schedule(p) for model, p in zip(models, progress, strict=False)]
     max_grad_norm = th.tensor([float(model.max_grad_norm) for model in models], dtype=th.float32, device=device)
     for group in groups:
         group.hooks.refresh()
@@ -297,31 +285,21 @@ def update(
             index = order[:, start : start + batch_size]
             data = rollout.take(index)
             output = policy.action_output(data.observations)
-            distribution = policy.distribution(output)
-            log_prob, entropy = policy.log_prob_entropy(distribution, data.actions)
             values = policy.values(data.observations)
             advantages = data.advantages
             if first.normalize_advantage and advantages.shape[1] > 1:
                 advantages = (advantages - advantages.mean(dim=1, keepdim=True)) / (advantages.std(dim=1, keepdim=True) + 1e-8)
-            log_ratio = log_prob - data.log_probs
-            batch = PolicyBatch(advantages, data.actions, log_prob, data.log_probs, log_ratio, th.exp(log_ratio), clip_range)
             if clip_range_vf is None:
                 values_pred = values
             else:
                 values_pred = data.values + th.clamp(values - data.values, -clip_range_vf, clip_range_vf)
             value_loss = sample_mean((data.returns - values_pred) ** 2)
-            entropy_loss = -sample_mean(entropy)
-            with th.no_grad():
-                approx_kl = sample_mean((th.exp(log_ratio) - 1) - log_ratio)
-            old_minibatch = (
-                None if old_output is None else old_output.gather(1, index.unsqueeze(-1).expand(-1, -1, old_output.shape[-1]))
-            )
-            minibatch_data = (batch, distribution, output, old_minibatch)
-            losses, stop, columns = _objectives(policy, groups, minibatch_data, entropy_loss, value_loss, approx_kl)
+            old_minibatch = None
+            if old_output is not None:
+                old_minibatch = old_output.gather(1, index.unsqueeze(-1).expand(-1, -1, old_output.shape[-1]))
+            minibatch_data = (replace(data, advantages=advantages), output, old_minibatch, clip_range)
+            losses, stop, columns, log_ratio = _objectives(policy, groups, minibatch_data, value_loss)
             columns["value_loss"] = _column(value_loss, n_runs)
-            columns["entropy_loss"] = _column(entropy_loss, n_runs)
-            columns["loss"] = _column(losses, n_runs)
-            columns["approx_kl"] = _column(approx_kl, n_runs)
             statistics.add(active, (epoch, minibatch), columns, log_ratio)
             newly_stopped = active & stop
             stopped |= newly_stopped
@@ -346,38 +324,51 @@ def update(
 def _objectives(
     policy: BatchedPolicy,
     groups: list[Group],
-    minibatch: tuple[PolicyBatch, Any, th.Tensor, th.Tensor | None],
-    entropy_loss: th.Tensor,
+    minibatch: tuple[Rollout, th.Tensor, th.Tensor | None, th.Tensor],
     value_loss: th.Tensor,
-    approx_kl: th.Tensor,
-) -> tuple[th.Tensor, np.ndarray, dict[str, np.ndarray]]:
+) -> tuple[th.Tensor, np.ndarray, dict[str, np.ndarray], th.Tensor]:
     """
     Each group's hooks on its rows of a minibatch: ``policy_objective``, ``total_loss`` and ``early_stop``.
 
-    :return: ``([K, 1]`` total losses, ``[K]`` stop flags, statistic name -> ``[K]`` values, NaN for runs without it)
+    Every group builds its distribution from its own rows of the action outputs, so that a run's computation graph,
+    and hence its rounding, is the same whichever runs share its batch.
+
+    :param minibatch: (the minibatch with normalised advantages, action outputs, old action outputs or None, clip ranges)
+    :param value_loss: ``[K, 1]``
+    :return: ``[K, 1]`` total losses, ``[K]`` stop flags, statistic name -> ``[K]`` values (masked for runs without
+        it), and ``[K, b]`` log r
     """
-    batch, distribution, output, old_output = minibatch
-    n_runs = batch.advantages.shape[0]
+    data, output, old_output, clip_range = minibatch
+    n_runs = data.advantages.shape[0]
     losses = th.zeros(n_runs, 1, device=policy.device)
+    log_ratios = th.zeros_like(data.advantages)
     stop = np.zeros(n_runs, dtype=bool)
     columns: dict[str, np.ndarray] = {}
     for group in groups:
         rows, rows_np = group.index, group.index.cpu().numpy()
-        if len(groups) == 1:
-            sub = replace(batch)
-            if group.needs_distributions:
-                sub.distribution, sub.old_distribution = distribution, policy.distribution(old_output)
-            entropy, value = entropy_loss, value_loss
-        else:
-            sub = subset(batch, rows, policy, (output, old_output) if group.needs_distributions else None)
-            entropy, value = entropy_loss.index_select(0, rows), value_loss.index_select(0, rows)
-        policy_loss, objective_stats = group.hooks.policy_objective(sub)
-        loss = group.hooks.total_loss(policy_loss, entropy, value).reshape(-1, 1)
-        losses = loss if len(groups) == 1 else losses.index_put((rows,), loss)
-        stop[rows_np] = _column(group.hooks.early_stop(sub, approx_kl.index_select(0, rows)), len(rows_np)) > 0
-        for name, value in {"policy_gradient_loss": policy_loss, **objective_stats}.items():
-            columns.setdefault(name, np.full(n_runs, np.nan))[rows_np] = _column(value, len(rows_np))
-    return losses, stop, columns
+        distribution = policy.distribution(output.index_select(0, rows), rows)
+        actions = data.actions.index_select(0, rows)
+        log_prob, entropy = policy.log_prob_entropy(distribution, actions)
+        old_log_prob = data.log_probs.index_select(0, rows)
+        log_ratio = log_prob - old_log_prob
+        advantages = data.advantages.index_select(0, rows)
+        batch = PolicyBatch(advantages, actions, log_prob, old_log_prob, log_ratio, th.exp(log_ratio), clip_range[rows])
+        if group.needs_distributions:
+            batch.distribution = distribution
+            batch.old_distribution = policy.distribution(old_output.index_select(0, rows), rows)
+        policy_loss, objective_stats = group.hooks.policy_objective(batch)
+        entropy_loss = -sample_mean(entropy)
+        loss = group.hooks.total_loss(policy_loss, entropy_loss, value_loss.index_select(0, rows)).reshape(-1, 1)
+        losses = losses.index_put((rows,), loss)
+        with th.no_grad():
+            log_ratios[rows] = log_ratio.detach()
+            approx_kl = sample_mean((th.exp(log_ratio) - 1) - log_ratio)
+        stop[rows_np] = _column(group.hooks.early_stop(batch, approx_kl), len(rows_np)) > 0
+        values = {"policy_gradient_loss": policy_loss, **objective_stats, "entropy_loss": entropy_loss}
+        for name, value in {**values, "loss": loss, "approx_kl": approx_kl}.items():
+            column = columns.setdefault(name, np.ma.masked_all(n_runs))
+            column[rows_np] = _column(value, len(rows_np))
+    return losses, stop, columns, log_ratios
 
 
 def _finish(

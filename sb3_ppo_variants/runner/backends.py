@@ -103,8 +103,9 @@ class LocalPool:
     A local process pool of ``workers`` processes, each executing one task (a run, or a batch of runs) at a time.
 
     Workers come from a fork server that preloads torch and SB3 (started when the pool is made, so it loads them
-    while the driver validates the experiment). A worker that dies (killed, out of memory) fails only the run it was
-    executing (all the runs of its batch) and is replaced. Workers exit as soon as the driver closes the pool or dies (even by SIGKILL).
+    while the driver validates the experiment). A worker that dies (killed, out of memory) fails only the runs it was
+    executing (one run, or the runs of its batch) and is replaced. Workers exit as soon as the driver closes the pool
+    or dies (even by SIGKILL).
 
     :param workers: number of worker processes
     """

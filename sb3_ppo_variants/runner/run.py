@@ -337,7 +337,7 @@ def run_one(config: RunConfig) -> RunRecord:
     status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
     try:
         with contextlib.ExitStack() as stack:
-            model, env, eval_env = build_run(config, stack)
+            model, _, eval_env = build_run(config, stack)
             recorder = RunRecorder(config, eval_env)
             model.learn(config.total_timesteps, callback=recorder)
     except DivergenceError as error:

@@ -43,7 +43,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from sb3_ppo_variants import VARIANTS, get_variant
-from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES, plan_batches
+from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis
 
