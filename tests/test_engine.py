@@ -1,6 +1,7 @@
 """The batched engine is SB3's PPO: one update in lockstep with the SB3 classes, SB3's GAE, records independent of the
 batch, divergence isolated, and the runner's engine settings."""
 
+import functools
 from typing import Any
 
 import numpy as np
