@@ -23,6 +23,8 @@ import pandas as pd
 from sb3_ppo_variants.fileio import write_atomic
 
 RUNS_DIR = "runs"
+# the batched engine's checkpoints of unfinished batches (sb3_ppo_variants.engine.checkpoint)
+CHECKPOINTS_DIR = "batches"
 CONFIG_FILE = "config.json"
 EVAL_FILE = "eval.csv"
 TRAIN_FILE = "train.csv"

@@ -2,6 +2,7 @@
 batch, divergence isolated, and the runner's engine settings."""
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -246,3 +247,30 @@ def test_plan_packs_batches_and_names_what_the_engine_cannot_serve():
     with pytest.raises(ValueError, match=r"cannot train Pendulum-v1__clip__seed0: it does not support gSDE"):
         plan_batches([sde], "batched")
     assert plan_batches(runs, "sb3") == [[run] for run in runs]
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1", "Hopper-v5"])
+def test_an_interrupted_batch_resumes_from_its_checkpoint_to_the_same_records(env_id: str, tmp_path, monkeypatch):
+    import sb3_ppo_variants.engine.trainer as trainer
+
+    runs = [replace(config("clip", 0, env_id), total_timesteps=2048), replace(config("kl", 1, env_id), total_timesteps=2048)]
+    if env_id == "Hopper-v5":
+        runs = [replace(run, n_envs=1, normalize={"norm_reward": False}) for run in runs]
+    uninterrupted = train_batch(runs)
+    original, calls = trainer.update, []
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 4:  # in the 4th update: the checkpoint of update 2 is the last one
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "update", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_batch(runs, checkpoint_dir=tmp_path, checkpoint_every=2)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    monkeypatch.setattr(trainer, "update", original)
+    resumed = train_batch(runs, checkpoint_dir=tmp_path, checkpoint_every=2)
+    for a, b in zip(uninterrupted, resumed, strict=True):
+        _same(a, b)
+    assert not list(tmp_path.glob("*.pt"))  # removed once the batch has ended

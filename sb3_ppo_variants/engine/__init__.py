@@ -141,12 +141,13 @@ def plan_batches(configs: list[Any], engine: str, batch_runs: int = DEFAULT_BATC
     return tasks
 
 
-def run_task(task: list[Any], engine: str) -> list[Any]:
+def run_task(task: list[Any], engine: str, checkpoint_dir: str | None = None) -> list[Any]:
     """
     Execute a task of :func:`plan_batches`: a batch on the engine, a single run on the engine or its SB3 class.
 
     :param task: the runs
     :param engine: ``sb3``, ``batched`` or ``auto``
+    :param checkpoint_dir: where a batch checkpoints (``sb3_ppo_variants.engine.trainer.train_batch``), or None
     :return: their records
     """
     from sb3_ppo_variants.runner.run import run_one
@@ -155,4 +156,4 @@ def run_task(task: list[Any], engine: str) -> list[Any]:
         return [run_one(config) for config in task]
     from sb3_ppo_variants.engine.trainer import train_batch
 
-    return train_batch(task)
+    return train_batch(task, checkpoint_dir=checkpoint_dir)

@@ -10,7 +10,9 @@ import contextlib
 import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import sync_envs_normalization
 
 from sb3_ppo_variants.base import DivergenceError, VariantPPO
+from sb3_ppo_variants.engine import checkpoint
 from sb3_ppo_variants.engine.policy import BatchedAdam, BatchedPolicy
 from sb3_ppo_variants.engine.update import Rollout, Services, make_groups, update
 
@@ -72,6 +75,7 @@ class Batch:
         self.n_steps, self.n_envs = first.n_steps, first.n_envs
         self.action_space = first.action_space
         self.start = time.perf_counter()
+        self.elapsed_before = 0.0
         self.n_initial = len(runs)
 
     def leave(self, keep: list[int]) -> None:
@@ -320,7 +324,7 @@ def _finish_runs(batch: Batch, finished: list[Run], buffers: Buffers | None = No
         run.record.status = {
             **run.status,
             "timesteps": run.num_timesteps,
-            "wall_time_s": (time.perf_counter() - batch.start) / batch.n_initial,
+            "wall_time_s": (batch.elapsed_before + time.perf_counter() - batch.start) / batch.n_initial,
             "eval_time_s": run.eval_time_s,
         }
     keep = [k for k, run in enumerate(batch.runs) if run not in finished]
@@ -333,10 +337,17 @@ def _finish_runs(batch: Batch, finished: list[Run], buffers: Buffers | None = No
     return Buffers(*(getattr(buffers, name)[keep] for name in buffers.__dataclass_fields__))
 
 
-def _learn(batch: Batch) -> None:
-    """SB3's ``learn`` with the runner's recorder, for every run of the batch until each has finished or diverged."""
-    _evaluate(batch)
-    _finish_runs(batch, [run for run in batch.runs if run.status["status"] != "ok"])
+def _learn(batch: Batch, after_update: Callable[[Batch], None], resumed: bool = False) -> None:
+    """
+    SB3's ``learn`` with the runner's recorder, for every run of the batch until each has finished or diverged.
+
+    :param batch: the batch
+    :param after_update: called after each update (checkpoints)
+    :param resumed: whether the batch was restored from a checkpoint (its first evaluation is already recorded)
+    """
+    if not resumed:
+        _evaluate(batch)
+        _finish_runs(batch, [run for run in batch.runs if run.status["status"] != "ok"])
     while batch.runs:
         buffers = _collect(batch)
         buffers = _finish_runs(batch, [run for run in batch.runs if run.status["status"] != "ok"], buffers)
@@ -354,17 +365,25 @@ def _learn(batch: Batch) -> None:
             if batch.runs[0].record.eval_rows[-1]["timesteps"] < batch.runs[0].num_timesteps:
                 _evaluate(batch)
             _finish_runs(batch, list(batch.runs))
+        elif batch.runs:
+            after_update(batch)
 
 
-def train_batch(configs: list[Any], device: str = "cpu") -> list[Any]:
+def train_batch(
+    configs: list[Any], device: str = "cpu", checkpoint_dir: str | Path | None = None, checkpoint_every: int = 10
+) -> list[Any]:
     """
     Train runs of one batch key together and return each one's record, as ``run_one`` would.
 
     Never raises for a failing run: when the batch cannot be built, every run is recorded ``failed``; a run that
-    diverges is recorded ``diverged`` at its update and leaves the batch, the others go on.
+    diverges is recorded ``diverged`` at its update and leaves the batch, the others go on. With ``checkpoint_dir``,
+    the batch's state is written there atomically every ``checkpoint_every`` updates, a batch of the same runs resumes
+    from it (its records equal those of an uninterrupted batch), and the checkpoint is removed when the batch ends.
 
     :param configs: ``RunConfig`` of runs sharing a batch key (``sb3_ppo_variants.engine.batch_key``)
     :param device: torch device of the stacked tensors
+    :param checkpoint_dir: where the batch checkpoints, or None
+    :param checkpoint_every: updates between checkpoints
     :return: their records, in the order of ``configs``
     """
     from sb3_ppo_variants.runner.run import RunRecord, build_run
@@ -372,6 +391,7 @@ def train_batch(configs: list[Any], device: str = "cpu") -> list[Any]:
     threads = th.get_num_threads()
     th.set_num_threads(1)
     records_by_id = {config.run_id: RunRecord.start(config) for config in configs}
+    path = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{checkpoint.batch_id(list(records_by_id))}.pt"
     start = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
@@ -380,12 +400,25 @@ def train_batch(configs: list[Any], device: str = "cpu") -> list[Any]:
                 model, env, eval_env = build_run(config, stack)
                 record = records_by_id[config.run_id]
                 record.config["engine"] = {"name": "batched", "batch_runs": len(configs), "device": str(device)}
-                generator = th.Generator().manual_seed(config.seed)
-                run = Run(config, model, env, eval_env, record, generator)
+                run = Run(config, model, env, eval_env, record, th.Generator().manual_seed(config.seed))
                 run.last_obs = env.reset()
                 run.episode_starts = np.ones((env.num_envs,), dtype=bool)
                 runs.append(run)
-            _learn(Batch(runs, th.device(device)))
+            state = None if path is None else checkpoint.load(path)
+            if state is None:
+                batch = Batch(runs, th.device(device))
+            else:
+                batch, _, elapsed = checkpoint.restore(state, runs, lambda active: Batch(active, th.device(device)))
+                batch.elapsed_before = elapsed
+                for run in batch.runs:
+                    stack.callback(run.env.close)
+
+            def after_update(batch: Batch) -> None:
+                if path is not None and batch.runs[0].model.n_policy_updates % checkpoint_every == 0:
+                    finished = [run for run in runs if run.record.status]
+                    checkpoint.save(path, batch, finished, batch.elapsed_before + time.perf_counter() - batch.start)
+
+            _learn(batch, after_update, resumed=state is not None)
     except Exception:
         error = traceback.format_exc(limit=-8)
         for record in records_by_id.values():
@@ -394,4 +427,6 @@ def train_batch(configs: list[Any], device: str = "cpu") -> list[Any]:
                 record.status.update({"wall_time_s": time.perf_counter() - start, "eval_time_s": 0.0})
     finally:
         th.set_num_threads(threads)
+    if path is not None and all(record.status.get("status") in ("ok", "diverged") for record in records_by_id.values()):
+        path.unlink(missing_ok=True)
     return [records_by_id[config.run_id] for config in configs]

@@ -22,8 +22,8 @@ from typing import Any
 from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, plan_batches, run_task
 from sb3_ppo_variants.runner.run import RunConfig, RunRecord
 
-Task = tuple[list[RunConfig], str]
-"""Runs executed together by one worker (a batch of the engine, or one run) and the engine setting."""
+Task = tuple[list[RunConfig], str, str | None]
+"""Runs executed together by one worker (a batch of the engine, or one run), the engine setting, the checkpoint dir."""
 
 BACKENDS = ("local", "ray")
 # Imported once by the fork server, so that each worker starts with them loaded; torch._dynamo is what torch imports
@@ -144,7 +144,7 @@ class LocalPool:
 
     def _result(self, worker: _Worker) -> list[RunRecord]:
         """The records of a worker's task, or their ``failed`` records when the worker died."""
-        (configs, _), worker.task = worker.task, None
+        (configs, *_), worker.task = worker.task, None
         try:
             return worker.tasks.recv()
         except (EOFError, OSError):
@@ -248,6 +248,7 @@ def execute(
     pool: LocalPool | None = None,
     engine: str = "sb3",
     batch_runs: int = DEFAULT_BATCH_RUNS,
+    checkpoint_dir: str | None = None,
 ) -> Iterator[RunRecord]:
     """
     Run ``configs`` and yield each record as soon as its run (or its batch) finishes (not in plan order when parallel).
@@ -263,12 +264,14 @@ def execute(
     :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
     :param engine: ``sb3``, ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
     :param batch_runs: the largest batch of the engine
+    :param checkpoint_dir: where the engine's batches checkpoint (local backend only: a Ray worker may not see it)
     :return: an iterator over the records
     """
     check_backend(backend, workers, address)
-    tasks = [(task, engine) for task in plan_batches(configs, engine, batch_runs)]
+    batches = plan_batches(configs, engine, batch_runs)
     if backend == "ray":
-        return _run_ray(tasks, workers, address)
+        return _run_ray([(task, engine, None) for task in batches], workers, address)
+    tasks = [(task, engine, checkpoint_dir) for task in batches]
     if pool is not None:
         return pool.run(tasks)
     workers = min(workers or default_workers(), max(len(tasks), 1))

@@ -116,7 +116,8 @@ def _run_plan(
         done = len(configs) - len(todo)
         sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
     progress = None if quiet else Progress(todo)
-    results = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool, *engine)))
+    checkpoints = str(directory / records.CHECKPOINTS_DIR)
+    results = stack.enter_context(contextlib.closing(execute(todo, backend, workers, address, pool, *engine, checkpoints)))
     for record in results:
         save(directory, record)
         counts[record.status["status"]] += 1

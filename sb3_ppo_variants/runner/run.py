@@ -32,6 +32,7 @@ from sb3_ppo_variants.runner.spec import Experiment, algo_kwargs
 from sb3_ppo_variants.runner.sweep import config_id as sweep_config_id
 from sb3_ppo_variants.runner.sweep import expand
 from sb3_ppo_variants.runner.sweep import label as sweep_label
+from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
 
 EVAL_SEED_OFFSET = 1_000_000
 MAX_EVAL_ENVS = 10
@@ -58,6 +59,7 @@ class RunConfig:
     :param config_id: id of the sweep's configuration (a hash of env_id, algo and hyperparameters), None outside a sweep
     :param label: readable name of the configuration, e.g. ``pg[learning_rate=0.003]``; the variant outside a sweep
     :param sweep: the configuration's swept values (``{}`` outside a sweep)
+    :param vec_env: the training environments, ``gymnasium`` or ``envpool`` (written to config.json only for envpool)
     """
 
     run_id: str
@@ -76,6 +78,22 @@ class RunConfig:
     config_id: str | None = None
     label: str = ""
     sweep: dict[str, Any] = field(default_factory=dict)
+    vec_env: str = "gymnasium"
+
+
+# Fields added since records were first committed, left out of config.json at their default so that re-running a
+# committed experiment gives its committed records
+LATER_FIELDS = {"vec_env": "gymnasium"}
+
+
+def config_fields(config: RunConfig) -> dict[str, Any]:
+    """
+    The fields of a run's config.json.
+
+    :param config: the run
+    :return: its fields, without those of ``LATER_FIELDS`` at their default
+    """
+    return {key: value for key, value in asdict(config).items() if LATER_FIELDS.get(key, object()) != value}
 
 
 @dataclass
@@ -109,7 +127,7 @@ class RunRecord:
         :param config: the run
         :return: a record whose config holds ``config``, the versions and the git commit
         """
-        return cls(config={**asdict(config), "versions": versions(), **git_commit()})
+        return cls(config={**config_fields(config), "versions": versions(), **git_commit()})
 
     @classmethod
     def failed(cls, config: RunConfig, error: str) -> "RunRecord":
@@ -168,6 +186,7 @@ def plan(
                             config_id=config_id,
                             label=sweep_label(variant.name, swept),
                             sweep=swept,
+                            vec_env=env.vec_env,
                         )
                     )
     return runs
@@ -290,7 +309,10 @@ class RunRecorder(BaseCallback):
 
 def _make_envs(config: RunConfig, stack: contextlib.ExitStack) -> tuple[Any, Any]:
     """The training and evaluation envs of a run; ``stack`` closes them."""
-    env = stack.enter_context(contextlib.closing(make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)))
+    if config.vec_env == "envpool":
+        env = stack.enter_context(contextlib.closing(EnvpoolVecEnv(config.env_id, config.n_envs, seed=config.seed)))
+    else:
+        env = stack.enter_context(contextlib.closing(make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)))
     eval_env = stack.enter_context(
         contextlib.closing(
             make_vec_env(config.env_id, n_envs=min(config.eval_episodes, MAX_EVAL_ENVS), seed=config.seed + EVAL_SEED_OFFSET)

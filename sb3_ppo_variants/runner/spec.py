@@ -46,6 +46,7 @@ from sb3_ppo_variants import VARIANTS, get_variant
 from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis
+from sb3_ppo_variants.vec_envs import VEC_ENVS, envpool_has
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "clip_range_high", "kl_coef", "value_learning_rate")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -68,7 +69,7 @@ EXPERIMENT_KEYS = (
     "engine",
     "batch_runs",
 )
-RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize")
+RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize", "vec_env")
 # Keys of an entry that are not algorithm arguments: its sweep axes and, for a variant, its per-environment overrides
 SWEEP_KEY = "sweep"
 ENV_OVERRIDES_KEY = "envs"
@@ -106,6 +107,8 @@ class EnvSpec:
     :param normalize: VecNormalize keyword arguments, or None for no normalisation
     :param hyperparameters: algorithm arguments as written in the file (schedules still strings)
     :param sweep: axes swept for every variant on this environment (``[envs.<id>.sweep]``)
+    :param vec_env: the training environments: ``gymnasium`` (SB3's DummyVecEnv) or ``envpool`` (evaluation is always
+        gymnasium's)
     """
 
     env_id: str
@@ -115,6 +118,7 @@ class EnvSpec:
     normalize: Mapping[str, Any] | None = None
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     sweep: Mapping[str, Axis] = field(default_factory=dict)
+    vec_env: str = "gymnasium"
 
 
 @dataclass(frozen=True)
@@ -318,7 +322,21 @@ def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
         normalize=_parse_normalize(path, where, table.get("normalize", False)),
         hyperparameters=hyperparameters,
         sweep=_parse_sweep(path, where, table.get(SWEEP_KEY)),
+        vec_env=_parse_vec_env(path, where, env_id, table.get("vec_env", "gymnasium")),
     )
+
+
+def _parse_vec_env(path: Path, where: str, env_id: str, value: Any) -> str:
+    if value not in VEC_ENVS:
+        raise _fail(path, where, f"'vec_env' must be one of {list(VEC_ENVS)}, got {value!r}")
+    if value == "envpool":
+        try:
+            has = envpool_has(env_id)
+        except ImportError as error:
+            raise _fail(path, where, str(error)) from error
+        if not has:
+            raise _fail(path, where, f"envpool has no task {env_id!r} (envpool.list_all_envs() lists its tasks)")
+    return value
 
 
 def _parse_sweep(path: Path, where: str, table: Any) -> dict[str, Axis]:

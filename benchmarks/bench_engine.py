@@ -1,0 +1,140 @@
+"""
+The batched engine's speed, as ratios measured in this run (absolute times on a shared machine lie):
+
+- against SB3's PPO running the same runs one after another (per core: the engine uses one core);
+- against the environment alone: the same gymnasium environments (SB3's VecEnv with Monitor) stepped with random
+  actions, no policy, the physical limit of this machine.
+
+For K = 1, 2, 4, ... it prints steps/s per core, both ratios and memory per run, and at one K where the time goes
+(environment, policy forward and rollout bookkeeping, update). Usage::
+
+    python benchmarks/bench_engine.py                      # CartPole-v1 (quick settings) and Hopper-v5 (paper settings)
+    python benchmarks/bench_engine.py --env Hopper-v5 --ks 1 8 32 64 --steps 8192
+"""
+
+import argparse
+import resource
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.env_util import make_vec_env
+
+import sb3_ppo_variants.engine.trainer as trainer
+from sb3_ppo_variants.runner.run import RunConfig, run_one
+
+SETTINGS = {
+    "CartPole-v1": {
+        "n_envs": 8,
+        "normalize": None,
+        "hyperparameters": {"n_steps": 32, "batch_size": 256, "gae_lambda": 0.8, "gamma": 0.98, "n_epochs": 20},
+    },
+    "Hopper-v5": {
+        "n_envs": 1,
+        "normalize": {"norm_obs": True, "norm_reward": False, "clip_obs": 5.0},
+        "hyperparameters": {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "vf_coef": 1.0, "max_grad_norm": 1e10},
+    },
+}
+
+
+def configs(env_id: str, k: int, steps: int) -> list[RunConfig]:
+    """K runs of clip and kl (alternating), seeds 0..K-1, evaluated only at the start and the end (one episode)."""
+    settings = SETTINGS[env_id]
+    return [
+        RunConfig(
+            run_id=f"{env_id}__bench__seed{seed}",
+            experiment="bench",
+            env_id=env_id,
+            variant="clip" if seed % 2 == 0 else "kl",
+            algo="clip" if seed % 2 == 0 else "kl",
+            seed=seed,
+            total_timesteps=steps,
+            eval_freq=10 * steps,
+            eval_episodes=1,
+            n_envs=settings["n_envs"],
+            policy="MlpPolicy",
+            normalize=settings["normalize"],
+            hyperparameters=dict(settings["hyperparameters"]),
+        )
+        for seed in range(k)
+    ]
+
+
+def env_alone(env_id: str, n_envs: int, steps: int) -> float:
+    """Seconds to step ``n_envs`` environments (SB3's DummyVecEnv with Monitor) for ``steps`` steps in all."""
+    env = make_vec_env(env_id, n_envs=n_envs, seed=0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    space = env.action_space
+    start = time.perf_counter()
+    for _ in range(steps // n_envs):
+        if hasattr(space, "n"):
+            actions = rng.integers(space.n, size=n_envs)
+        else:
+            actions = rng.uniform(space.low, space.high, size=(n_envs, *space.shape)).astype(np.float32)
+        env.step(actions)
+    elapsed = time.perf_counter() - start
+    env.close()
+    return elapsed
+
+
+def engine(runs: list[RunConfig]) -> tuple[float, float, float]:
+    """(total seconds, seconds in updates, peak RSS growth in MB) of one batch."""
+    spent = {"update": 0.0}
+    original = trainer.update
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent["update"] += time.perf_counter() - start
+
+    trainer.update = timed
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    try:
+        records = trainer.train_batch(runs)
+    finally:
+        trainer.update = original
+    elapsed = time.perf_counter() - start
+    assert all(record.status["status"] == "ok" for record in records), [r.status for r in records]
+    return elapsed, spent["update"], (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", nargs="+", default=["CartPole-v1", "Hopper-v5"], choices=sorted(SETTINGS))
+    parser.add_argument("--ks", nargs="+", type=int, default=[1, 2, 4, 8, 16, 32, 64])
+    parser.add_argument("--steps", type=int, default=None, help="steps per run (default: 8 rollouts)")
+    parser.add_argument("--profile-k", type=int, default=16, help="K at which the time is split")
+    args = parser.parse_args()
+    th.set_num_threads(1)
+    for env_id in args.env:
+        settings = SETTINGS[env_id]
+        steps = args.steps or 8 * settings["hyperparameters"]["n_steps"] * settings["n_envs"]
+        sb3_runs = configs(env_id, 2, steps)
+        run_one(replace(sb3_runs[0], total_timesteps=settings["hyperparameters"]["n_steps"] * settings["n_envs"]))  # warm-up
+        start = time.perf_counter()
+        for run in sb3_runs:
+            assert run_one(run).status["status"] == "ok"
+        sb3_rate = 2 * steps / (time.perf_counter() - start)
+        print(f"{env_id}: {steps:,} steps per run; SB3 (clip and kl, one after another): {sb3_rate:,.0f} steps/s per core")
+        print(f"{'K':>4} {'steps/s':>9} {'x SB3':>7} {'env alone steps/s':>18} {'engine / env':>13} {'MB per run':>11}")
+        for k in args.ks:
+            runs = configs(env_id, k, steps)
+            total, in_update, memory = engine(runs)
+            alone = env_alone(env_id, k * settings["n_envs"], k * steps)
+            rate, env_rate = k * steps / total, k * steps / alone
+            print(f"{k:>4} {rate:>9,.0f} {rate / sb3_rate:>6.2f}x {env_rate:>18,.0f} {rate / env_rate:>12.0%} {memory / k:>11.1f}")
+            if k == args.profile_k:
+                rest = total - alone - in_update
+                print(
+                    f"     at K = {k}: environment {alone / total:.0%} (measured alone), update {in_update / total:.0%}, "
+                    f"policy forward, sampling and rollout bookkeeping {rest / total:.0%}"
+                )
+
+
+if __name__ == "__main__":
+    main()
