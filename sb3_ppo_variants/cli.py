@@ -90,11 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
 
     references = commands.add_parser("references", help="measure the scores that normalise returns (needs gymnasium)")
-    references.add_argument("kind", choices=("random",), help="random: the mean return of a uniformly random policy")
+    references.add_argument(
+        "kind",
+        choices=("random", "envpool"),
+        help="random: the mean return of a uniformly random policy; envpool: evidence that envpool's task is gymnasium's",
+    )
     references.add_argument("env_ids", nargs="+", metavar="ENV_ID", help="gymnasium ids")
     references.add_argument("--episodes", type=int, default=100, help="episodes per environment (default: %(default)s)")
     references.add_argument(
-        "--out", help="JSON file to update (default: the package's sb3_ppo_variants/analysis/random_scores.json)"
+        "--out",
+        help="random: JSON file to update (default: the package's sb3_ppo_variants/analysis/random_scores.json); "
+        "envpool: the directory of envpool_evidence.md and .json (required)",
+    )
+    references.add_argument(
+        "--train-steps", type=int, default=50_000, help="envpool: training steps of the trained policy (default: %(default)s)"
     )
     return parser
 
@@ -202,6 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(args.dir, args.verbose)
+        if args.command == "references" and args.kind == "envpool":
+            from sb3_ppo_variants.analysis.envpool_evidence import write_evidence
+
+            if args.out is None:
+                raise ValueError("references envpool needs --out DIR")
+            print(write_evidence(args.env_ids, args.out, args.episodes, args.train_steps))
+            return 0
         if args.command == "references":
             from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
 

@@ -80,7 +80,7 @@ class EnvpoolVecEnv(VecEnv):
         self._starts[:] = time.time()
         return observations
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         """Seed the pool at the next reset, as SB3's VecEnvs do."""
         self._seed = seed
         return [None] * self.num_envs

@@ -274,3 +274,33 @@ def test_an_interrupted_batch_resumes_from_its_checkpoint_to_the_same_records(en
     for a, b in zip(uninterrupted, resumed, strict=True):
         _same(a, b)
     assert not list(tmp_path.glob("*.pt"))  # removed once the batch has ended
+
+
+def test_ks_two_sample_by_hand():
+    from sb3_ppo_variants.analysis.envpool_evidence import ks_two_sample
+
+    # F_a steps at 1, 2, 3 (1/3 each), F_b at 2.5, 3.5, 4.5: the largest gap is at x = 2, F_a = 2/3, F_b = 0 -> D = 2/3;
+    # n_e = sqrt(9 / 6) = 1.2247, λ = (1.2247 + 0.12 + 0.0898) * 2/3 = 0.9564, λ² = 0.9147,
+    # Q = 2 (e^-1.8294 - e^-7.3177 + e^-16.46 ...) = 2 (0.16050 - 0.00066) = 0.3197
+    distance, p = ks_two_sample(np.array([1.0, 2.0, 3.0]), np.array([2.5, 3.5, 4.5]))
+    assert distance == pytest.approx(2 / 3)
+    assert p == pytest.approx(0.3197, abs=1e-3)
+    assert ks_two_sample(np.arange(10.0), np.arange(10.0)) == (0.0, 1.0)
+
+
+def test_envpool_vec_env_has_sb3s_episode_boundaries():
+    pytest.importorskip("envpool")
+    from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
+
+    env = EnvpoolVecEnv("CartPole-v1", 2, seed=0)
+    observations = env.reset()
+    length, ended = 0, None
+    while ended is None:
+        observations, rewards, dones, infos = env.step(np.zeros(2, dtype=np.int64))
+        length += 1
+        ended = next((i for i in range(2) if dones[i]), None)
+    info = infos[ended]
+    assert info["episode"]["l"] == length and info["episode"]["r"] == pytest.approx(length)  # reward 1 per step
+    assert not info["TimeLimit.truncated"] and abs(info["terminal_observation"][2]) > 0.2  # the pole fell
+    assert np.all(np.abs(observations[ended]) <= 0.05)  # the first observation of the next episode, in the same step
+    env.close()
