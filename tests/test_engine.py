@@ -296,7 +296,7 @@ def test_envpool_vec_env_has_sb3s_episode_boundaries():
     observations = env.reset()
     length, ended = 0, None
     while ended is None:
-        observations, rewards, dones, infos = env.step(np.zeros(2, dtype=np.int64))
+        observations, _, dones, infos = env.step(np.zeros(2, dtype=np.int64))
         length += 1
         ended = next((i for i in range(2) if dones[i]), None)
     info = infos[ended]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sb3_ppo_variants import records
-from sb3_ppo_variants.engine import plan_batches
+from sb3_ppo_variants.engine import plan_batches, unsupported
 from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
@@ -251,6 +251,7 @@ def status_table(experiment_dir: str | Path) -> dict[str, list[str]]:
     return table
 
 
+CALIBRATION_RUNS = 8
 # The arguments that change what a run computes per step (constants such as learning_rate or clip_range do not)
 COST_KEYS = ("n_steps", "batch_size", "n_epochs", "use_sde", "sde_sample_freq", "kl_estimator", "value_steps", "policy_kwargs")
 
@@ -277,20 +278,25 @@ def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str
     per_key: dict[str, tuple[float, float]] = {}
     first_use = True  # the first run in a process pays one-off costs (imports, allocator warm-up): run it twice
     for config in {(c.env_id, c.variant): c for c in configs}.values():
-        key = _cost_key(config)
+        batched = experiment.engine != "sb3" and unsupported(config) is None
+        key = _cost_key(config) + ("batched" if batched else "")
         if key not in per_key:
             rollout = config.hyperparameters.get("n_steps", 2048) * config.n_envs
             calibration = dataclasses.replace(config, total_timesteps=rollout, eval_freq=experiment.eval_freq, seed=0)
+            # the engine's cost per run falls with K: calibrated at up to CALIBRATION_RUNS runs (an upper bound for more)
+            n_runs = min(CALIBRATION_RUNS, experiment.batch_runs, len(configs)) if batched else 1
+            batch = [dataclasses.replace(calibration, run_id=f"{config.run_id}-{i}", seed=i) for i in range(n_runs)]
+            engine = "batched" if batched else "sb3"
             if first_use:
-                list(execute([calibration], "local", workers=1))
+                list(execute(batch[:1], "local", workers=1, engine=engine))
                 first_use = False
             # The calibration runs in this process: its CPU time over its wall time is the share of a core it got, so a
             # busy machine does not inflate the estimate of a run that will have a core to itself
             cpu, wall = time.process_time(), time.perf_counter()
-            (record,) = execute([calibration], "local", workers=1)
+            records_ = list(execute(batch, "local", workers=1, engine=engine, batch_runs=n_runs))
             share = min(1.0, (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9))
-            status = record.status
-            per_eval = share * status["eval_time_s"] / max(len(record.eval_rows), 1)
+            status = records_[0].status
+            per_eval = share * status["eval_time_s"] / max(len(records_[0].eval_rows), 1)
             train = share * (status["wall_time_s"] - status["eval_time_s"])
             per_key[key] = (train / max(status["timesteps"], 1), per_eval)
         train_per_step, per_eval = per_key[key]
@@ -332,8 +338,12 @@ def describe_plan(
             timing = f", ~{_duration(guess)} per run" if guess is not None else ""
             n_configs = len({c.config_id for c in runs})
             shape = f"{n_configs} configurations x {len(runs) // n_configs} seeds = " if n_configs > 1 else ""
+            engine = ""
+            if experiment.engine != "sb3":
+                reason = unsupported(runs[0])
+                engine = ", engine batched" if reason is None else f", engine sb3 (the batched engine lacks {reason})"
             lines.append(
-                f"  {env.env_id:<24} {variant.name:<16} {shape}{len(runs)} runs x {env.total_timesteps:,} steps{timing}"
+                f"  {env.env_id:<24} {variant.name:<16} {shape}{len(runs)} runs x {env.total_timesteps:,} steps{timing}{engine}"
             )
             busy["stage 1"] += (guess or 0.0) * len(runs)
             if experiment.is_tune:
@@ -353,8 +363,9 @@ def describe_plan(
     if per_run:
         total = busy["stage 1"] + busy["stage 2"]
         stages = f"; stage 1 {_duration(busy['stage 1'])}, stage 2 {_duration(busy['stage 2'])}" if n_stage_two else ""
+        parallel = len(plan_batches(configs, experiment.engine, experiment.batch_runs)) + n_stage_two
         lines.append(
-            f"estimated time: {_duration(total / min(workers, len(configs) + n_stage_two))} with {workers} workers"
+            f"estimated time: {_duration(total / min(workers, parallel))} with {workers} workers"
             f" ({_duration(total)} of single-core work{stages}; calibrated on one rollout per environment and cost class)"
         )
     return "\n".join(lines)
