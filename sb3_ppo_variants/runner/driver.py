@@ -342,9 +342,8 @@ def describe_plan(
             if experiment.engine != "sb3":
                 reason = unsupported(runs[0])
                 engine = ", engine batched" if reason is None else f", engine sb3 (the batched engine lacks {reason})"
-            lines.append(
-                f"  {env.env_id:<24} {variant.name:<16} {shape}{len(runs)} runs x {env.total_timesteps:,} steps{timing}{engine}"
-            )
+            steps = f"{len(runs)} runs x {env.total_timesteps:,} steps"
+            lines.append(f"  {env.env_id:<24} {variant.name:<16} {shape}{steps}{timing}{engine}")
             busy["stage 1"] += (guess or 0.0) * len(runs)
             if experiment.is_tune:
                 n_fresh = len(experiment.evaluation_seeds)
