@@ -58,6 +58,9 @@ class RunConfig:
     :param config_id: id of the sweep's configuration (a hash of env_id, algo and hyperparameters), None outside a sweep
     :param label: readable name of the configuration, e.g. ``pg[learning_rate=0.003]``; the variant outside a sweep
     :param sweep: the configuration's swept values (``{}`` outside a sweep)
+    :param prune_below: ``(timesteps, bound)`` pairs of a pruned search (``search = "tpe"``): at its evaluation at
+        ``timesteps`` > 0 the run stops, with status ``pruned``, when the best of its evaluation returns so far after
+        step 0 is below ``bound`` (the rule of Optuna's median pruner); empty: the run is never pruned
     """
 
     run_id: str
@@ -76,6 +79,7 @@ class RunConfig:
     config_id: str | None = None
     label: str = ""
     sweep: dict[str, Any] = field(default_factory=dict)
+    prune_below: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass
@@ -235,7 +239,9 @@ class RunRecorder(BaseCallback):
         self.train_rows: list[dict[str, float]] = []
         self.episode_rows: list[dict[str, float]] = []
         self.eval_time_s = 0.0
+        self.pruned = False
         self._next_eval = 0
+        self._prune_below = dict(config.prune_below)
 
     def evaluate(self) -> None:
         """Evaluate the model now (deterministic actions, seeded evaluation env) and record the row."""
@@ -260,6 +266,9 @@ class RunRecorder(BaseCallback):
         self.eval_time_s += time.perf_counter() - start
         if not math.isfinite(row["mean_return"]):
             raise DivergenceError(self.config.algo, self.model.n_policy_updates, "evaluation return", row["mean_return"])
+        bound = self._prune_below.get(row["timesteps"])
+        # the evaluation at step 0, of the untrained policy, is the same for every configuration of a seed
+        self.pruned = bound is not None and max(r["mean_return"] for r in self.eval_rows[1:]) < bound
         self._next_eval = (self.num_timesteps // self.config.eval_freq + 1) * self.config.eval_freq
 
     def _record_update(self) -> None:
@@ -280,7 +289,7 @@ class RunRecorder(BaseCallback):
                 self.episode_rows.append({"timesteps": self.num_timesteps, "return": episode["r"], "length": episode["l"]})
         if self.num_timesteps >= self._next_eval:
             self.evaluate()
-        return True
+        return not self.pruned
 
     def _on_training_end(self) -> None:
         self._record_update()
@@ -330,6 +339,8 @@ def run_one(config: RunConfig) -> RunRecord:
             )
             recorder = RunRecorder(config, eval_env)
             model.learn(config.total_timesteps, callback=recorder)
+        if recorder.pruned:
+            status = {**status, "status": "pruned"}
     except DivergenceError as error:
         status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
     except Exception:
