@@ -105,7 +105,7 @@ def selected_toml(experiment: Experiment, selection: pd.DataFrame, select: str) 
             f"no configuration of {missing} completed a tuning run (all failed?): see 'ppo-variants status' of the tuning "
             "directory, fix the cause and tune again with --retry-failed"
         )
-    dropped = ("name", "tuning_seeds", "evaluation_seeds", "sweep_samples", "sweep_seed")
+    dropped = ("name", "tuning_seeds", "evaluation_seeds", "sweep_samples", "sweep_seed", "search", "search_batch")
     meta = {"name": f"{experiment.name}-selected", **{k: v for k, v in raw["experiment"].items() if k not in dropped}}
     meta["seeds"] = list(experiment.evaluation_seeds)
     lines = [
