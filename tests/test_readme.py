@@ -1,13 +1,20 @@
-"""The README's code runs as written."""
+"""The code of the README and of the documentation pages runs as written (docs/rl-zoo.md: tests/test_rlzoo.py)."""
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted(page for page in (ROOT / "docs").glob("*.md") if page.name != "rl-zoo.md")]
+
+
+def blocks(language: str) -> list[str]:
+    """The fenced code blocks of one language on every page."""
+    pattern = rf"```{language}\n(.*?)```"
+    return [block for page in PAGES for block in re.findall(pattern, page.read_text(encoding="utf-8"), flags=re.DOTALL)]
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return blocks("python")
 
 
 def test_new_objective_example_trains_and_logs_through_the_hook():
@@ -29,9 +36,7 @@ def test_usage_example_runs(tmp_path, monkeypatch):
 
 
 def toml_block(marker: str) -> str:
-    (block,) = [
-        b for b in re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL) if marker in b
-    ]
+    (block,) = [b for b in blocks("toml") if marker in b]
     return block
 
 
