@@ -65,3 +65,13 @@ def test_sweep_sketch_is_a_valid_tune_file(tmp_path):
         f"pg[learning_rate={lr}]" for lr in (0.0003, 0.001, 0.003, 0.01)
     }
     assert {c.hyperparameters["clip_range"] for c in configs if c.variant == "clip"} == {0.1}
+
+
+def test_tpe_sketch_is_a_valid_tune_file(tmp_path):
+    from sb3_ppo_variants.runner import describe_plan, load_experiment
+
+    path = tmp_path / "tpe.toml"
+    path.write_text(toml_block('name = "tpe-clip"'))
+    experiment = load_experiment(path)
+    assert (experiment.search, experiment.sweep_samples, experiment.search_batch) == ("tpe", 20, 4)
+    assert "a TPE search of 20 trials per environment and variant" in describe_plan(path, calibrate=False)
