@@ -292,7 +292,8 @@ def search(experiment: Experiment, directory: str | Path, select: str, run: Call
         ]
         if not batches:
             return True
-        configs = [config for *_, todo in batches for _, _, runs in todo for config in runs]
+        # trials that repeat a configuration share its runs: each run once
+        configs = list({config.run_id: config for *_, todo in batches for _, _, runs in todo for config in runs}.values())
         run(configs)
         if pending(directory, configs):
             return False
