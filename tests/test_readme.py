@@ -75,3 +75,12 @@ def test_tpe_sketch_is_a_valid_tune_file(tmp_path):
     experiment = load_experiment(path)
     assert (experiment.search, experiment.sweep_samples, experiment.search_batch) == ("tpe", 20, 4)
     assert "a TPE search of 20 trials per environment and variant" in describe_plan(path, calibrate=False)
+
+
+def test_report_example_reads_the_committed_quick_experiment(monkeypatch, capsys):
+    (block,) = [b for b in python_blocks() if "build_report(" in b]
+    monkeypatch.chdir(ROOT)
+    fast = 'build_report("results/quick", n_resamples=100, curve_resamples=0)'
+    exec(block.replace('build_report("results/quick")', fast), {})
+    printed = capsys.readouterr().out
+    assert "final_return_iqm" in printed and "## Sample efficiency" in printed
