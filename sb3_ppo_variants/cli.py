@@ -1,5 +1,6 @@
 """
-``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, status and report experiments; draw figures.
+``ppo-variants`` (also ``python -m sb3_ppo_variants``): list, run, tune, compare, status and report experiments; draw
+figures.
 """
 
 import argparse
@@ -49,6 +50,20 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--only", action="append", help=ONLY_HELP)
         command.add_argument("--retry-failed", action="store_true", help="re-run the runs recorded as failed")
         command.add_argument("--yes", action="store_true", help="start a plan of more than 10,000 runs")
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare variants on one environment at its default hyperparameters (rl-zoo3's where it has them): writes "
+        "the experiment file beside the records, runs it (resumes) and prints the report",
+    )
+    compare.add_argument("--env", required=True, help="gymnasium id, e.g. CartPole-v1")
+    compare.add_argument("--variants", required=True, help="registry names separated by commas, e.g. clip,logclip,kl")
+    compare.add_argument("--seeds", type=int, default=10, help="number of seeds, 0 to N-1 (default: %(default)s)")
+    compare.add_argument("--timesteps", required=True, help="steps per run, e.g. 100000, 100k or 1.5M")
+    compare.add_argument("--out", help="output directory (default: runs/compare-<env>-<variants>)")
+    compare.add_argument("--workers", type=int, help="parallel runs (default: one per core)")
+    compare.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
+    compare.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
 
     status = commands.add_parser("status", help="show the done / failed / diverged / missing runs of an output directory")
     status.add_argument("dir", help="output directory of 'run'")
@@ -172,6 +187,27 @@ def _report(
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """
+    ``ppo-variants compare``: write the comparison's experiment file, say where its settings come from, run it, print
+    the report.
+
+    :param args: the parsed arguments
+    :return: exit status: 0, or 1 when runs failed
+    """
+    from sb3_ppo_variants.runner import run_experiment
+    from sb3_ppo_variants.runner.backends import check_backend
+    from sb3_ppo_variants.runner.compare import prepare_comparison
+
+    check_backend(args.backend, args.workers, args.address)
+    path, notes = prepare_comparison(args.env, args.variants, args.seeds, args.timesteps, args.out)
+    print("\n".join(notes), flush=True)
+    counts = run_experiment(path, out=path.parent, backend=args.backend, workers=args.workers, address=args.address)
+    print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run", flush=True)
+    _report(str(path.parent), "md", None, plots=False, diverged="worst", select=None)
+    return EXIT_FAILED_RUNS if counts["failed"] else 0
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C."""
 
@@ -227,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
         from sb3_ppo_variants.runner import describe_plan, run_experiment, tune_experiment
+
+        if args.command == "compare":
+            return _compare(args)
 
         if args.command == "list":
             print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))

@@ -33,10 +33,10 @@ STATUS_FILE = "status.json"
 EVAL_COLUMNS = ("timesteps", "mean_return", "std_return", "n_episodes")
 TRAIN_COLUMNS = ("update", "timesteps")
 EPISODE_COLUMNS = ("timesteps", "return", "length")
-# Statuses written in status.json
-FINAL_STATUSES = ("ok", "diverged", "failed")
+# Statuses written in status.json ("pruned": stopped early by the median pruner of a search = "tpe" tune)
+FINAL_STATUSES = ("ok", "diverged", "failed", "pruned")
 # Statuses of a run in the loaded tables: "corrupt" when a file fails a check, "incomplete" without a valid status.json
-STATUSES = ("ok", "diverged", "failed", "corrupt", "incomplete")
+STATUSES = ("ok", "diverged", "failed", "pruned", "corrupt", "incomplete")
 COMPLETED = ("ok", "diverged")
 # Columns that may hold NaN: the evaluation at which a run diverged has a non-finite return
 NULLABLE_COLUMNS = ("mean_return", "std_return")
@@ -185,8 +185,8 @@ def run_status(directory: str | os.PathLike, run_id: str) -> tuple[str, str | No
 
     :param directory: experiment output directory
     :param run_id: the run
-    :return: ``(status, problem)``: status ``ok``, ``diverged`` or ``failed``; ``incomplete`` when the directory has no
-        status.json, or one that fails ``read_status`` (then ``problem`` names the file and what is wrong);
+    :return: ``(status, problem)``: status ``ok``, ``diverged``, ``failed`` or ``pruned``; ``incomplete`` when the
+        directory has no status.json, or one that fails ``read_status`` (then ``problem`` names the file and what is wrong);
         ``missing`` when there is no directory
     """
     path = run_dir(directory, run_id)

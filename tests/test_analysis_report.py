@@ -247,8 +247,8 @@ def test_report_is_deterministic(tmp_path: Path) -> None:
 def test_exports_parse_back(experiment: Path) -> None:
     report = build_report(experiment, n_resamples=100, curve_resamples=20)
     markdown = render(report, "md")
-    assert "| environment | variant | runs | ok | diverged | failed | corrupt | incomplete |" in markdown
-    assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 0 | 1 |" in markdown
+    assert "| environment | variant | runs | ok | diverged | failed | pruned | corrupt | incomplete |" in markdown
+    assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 0 | 0 | 1 |" in markdown
     tidy = pd.read_csv(io.StringIO(render(report, "csv")))
     assert list(tidy.columns) == ["table", "env_id", "variant", "run_id", "statistic", "value"]
     assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "problems"}

@@ -1,13 +1,20 @@
-"""The README's code runs as written."""
+"""The code of the README and of the documentation pages runs as written (docs/rl-zoo.md: tests/test_rlzoo.py)."""
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted(page for page in (ROOT / "docs").glob("*.md") if page.name != "rl-zoo.md")]
+
+
+def blocks(language: str) -> list[str]:
+    """The fenced code blocks of one language on every page."""
+    pattern = rf"```{language}\n(.*?)```"
+    return [block for page in PAGES for block in re.findall(pattern, page.read_text(encoding="utf-8"), flags=re.DOTALL)]
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return blocks("python")
 
 
 def test_new_objective_example_trains_and_logs_through_the_hook():
@@ -29,9 +36,7 @@ def test_usage_example_runs(tmp_path, monkeypatch):
 
 
 def toml_block(marker: str) -> str:
-    (block,) = [
-        b for b in re.findall(r"```toml\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL) if marker in b
-    ]
+    (block,) = [b for b in blocks("toml") if marker in b]
     return block
 
 
@@ -60,3 +65,22 @@ def test_sweep_sketch_is_a_valid_tune_file(tmp_path):
         f"pg[learning_rate={lr}]" for lr in (0.0003, 0.001, 0.003, 0.01)
     }
     assert {c.hyperparameters["clip_range"] for c in configs if c.variant == "clip"} == {0.1}
+
+
+def test_tpe_sketch_is_a_valid_tune_file(tmp_path):
+    from sb3_ppo_variants.runner import describe_plan, load_experiment
+
+    path = tmp_path / "tpe.toml"
+    path.write_text(toml_block('name = "tpe-clip"'))
+    experiment = load_experiment(path)
+    assert (experiment.search, experiment.sweep_samples, experiment.search_batch) == ("tpe", 20, 4)
+    assert "a TPE search of 20 trials per environment and variant" in describe_plan(path, calibrate=False)
+
+
+def test_report_example_reads_the_committed_quick_experiment(monkeypatch, capsys):
+    (block,) = [b for b in python_blocks() if "build_report(" in b]
+    monkeypatch.chdir(ROOT)
+    fast = 'build_report("results/quick", n_resamples=100, curve_resamples=0)'
+    exec(block.replace('build_report("results/quick")', fast), {})
+    printed = capsys.readouterr().out
+    assert "final_return_iqm" in printed and "## Sample efficiency" in printed

@@ -45,7 +45,7 @@ def test_write_and_read_back(tmp_path):
     assert loaded.episodes.drop(columns="run_id").to_dict("records") == episodes
     assert records.run_status(tmp_path, config["run_id"]) == ("ok", None)
     assert records.run_status(tmp_path, "CartPole-v1__clip__seed1") == ("missing", None)
-    with pytest.raises(ValueError, match=r"status must be one of \['ok', 'diverged', 'failed'\]"):
+    with pytest.raises(ValueError, match=r"status must be one of \['ok', 'diverged', 'failed', 'pruned'\]"):
         records.write_record(tmp_path, config["run_id"], config, evals, train, episodes, {"status": "fine"})
     with pytest.raises(ValueError, match="not a single path component"):
         records.run_dir(tmp_path, "../evil")

@@ -6,7 +6,9 @@ A configuration is one setting of a sweep's axes for one (environment, variant e
 ``variant`` and ``config_id``; ``config_id`` is missing (None in config.json, NaN in the tables) for an entry without a
 sweep, whose only configuration is the entry itself. Runs enter as in ``sb3_ppo_variants.analysis.report``: ``ok`` and
 ``diverged`` runs are scored (a diverged run, by default, as the environment's lowest return after its divergence, on
-its configuration's grid); ``failed`` and ``incomplete`` runs are counted (``n_excluded``) and enter no score.
+its configuration's grid); ``failed``, ``pruned`` and ``incomplete`` runs are counted (``n_excluded``) and enter no
+score. A configuration with a ``pruned`` run (a trial of a TPE search that the median pruner stopped) is counted
+(``n_pruned``) and scored on its other runs, but never selected.
 
 A run's score is its selection metric: ``"auc"``, the area under the curve (mean evaluation return over all evaluation
 points), or ``"final"``, the final return (mean of the last ``final_k`` evaluations). A configuration's score is the IQM
@@ -106,16 +108,21 @@ def run_scores(
 
 
 def _by_configuration(scores: pd.DataFrame) -> list[tuple[dict[str, object], np.ndarray, int]]:
-    """Per configuration of run ``scores``: its identity columns, its scores and its number of unscored runs."""
+    """
+    Per configuration of run ``scores``: its identity columns with ``n_pruned`` (its pruned runs), its scores and its
+    number of unscored runs.
+    """
     identities = scores[IDENTITY_COLUMNS].to_dict(orient="records")
     values = scores["score"].to_numpy(dtype=float)
+    pruned = (scores["status"] == "pruned").to_numpy()
     configurations = []
     group = scores.groupby(CONFIG_KEYS, sort=True, dropna=False).ngroup().to_numpy()
     for number in range(group.max() + 1 if group.size else 0):
         rows = np.flatnonzero(group == number)
         run_values = values[rows]
         scored = run_values[~np.isnan(run_values)]
-        configurations.append((identities[rows[0]], scored, run_values.size - scored.size))
+        identity = identities[rows[0]] | {"n_pruned": int(pruned[rows].sum())}
+        configurations.append((identity, scored, run_values.size - scored.size))
     return configurations
 
 
@@ -125,8 +132,9 @@ def configuration_scores(scores: pd.DataFrame) -> pd.DataFrame:
 
     :param scores: run scores (``run_scores``)
     :return: one row per configuration, sorted by ``env_id, variant, config_id``: the identity columns ``env_id,
-        variant, config_id, label, algo, sweep, hyperparameters``, then ``n_runs`` (runs scored), ``n_excluded`` (failed
-        and incomplete runs), ``score_iqm`` and ``score_mean`` (NaN without a scored run)
+        variant, config_id, label, algo, sweep, hyperparameters``, then ``n_pruned`` (pruned runs), ``n_runs`` (runs
+        scored), ``n_excluded`` (failed, pruned and incomplete runs), ``score_iqm`` and ``score_mean`` (NaN without a
+        scored run)
     """
     rows = [
         identity
@@ -138,7 +146,7 @@ def configuration_scores(scores: pd.DataFrame) -> pd.DataFrame:
         }
         for identity, values, n_excluded in _by_configuration(scores)
     ]
-    return pd.DataFrame(rows, columns=[*IDENTITY_COLUMNS, "n_runs", "n_excluded", "score_iqm", "score_mean"])
+    return pd.DataFrame(rows, columns=[*IDENTITY_COLUMNS, "n_pruned", "n_runs", "n_excluded", "score_iqm", "score_mean"])
 
 
 def configuration_intervals(
@@ -162,7 +170,7 @@ def configuration_intervals(
             group_seed = tables.bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
             row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed)
         rows.append(row)
-    return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_runs", "n_excluded", *SCORE_COLUMNS])
+    return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_pruned", "n_runs", "n_excluded", *SCORE_COLUMNS])
 
 
 def _bounded(names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, float]:
@@ -174,8 +182,11 @@ def _bounded(names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.
 
 
 def _ranked(configurations: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """The configurations with a scored run, best first within each group of ``by`` (the module docstring's ranking)."""
-    scored = configurations[configurations["n_runs"] > 0]
+    """
+    The configurations with a scored run and no pruned run, best first within each group of ``by`` (the module
+    docstring's ranking).
+    """
+    scored = configurations[(configurations["n_runs"] > 0) & (configurations["n_pruned"] == 0)]
     keys = [*by, "score_iqm", "score_mean", "label"]
     return scored.sort_values(keys, ascending=[True] * len(by) + [False, False, True], kind="stable")
 
@@ -184,7 +195,7 @@ def best_configurations(configurations: pd.DataFrame) -> pd.DataFrame:
     """
     The best configuration of each (environment, variant), by the ranking of the module docstring.
 
-    A (environment, variant) none of whose runs is scored (all failed or incomplete) has no winner and no row.
+    A (environment, variant) none of whose configurations has a scored run and no pruned run has no winner and no row.
 
     :param configurations: ``configuration_scores`` or ``configuration_intervals``
     :return: one row per (environment, variant), sorted: the identity columns ``env_id, variant, config_id, label,
@@ -307,7 +318,7 @@ def sensitivity(configurations: pd.DataFrame) -> pd.DataFrame:
     variant reaches at that value when every other swept key is at its best. Its interval is that configuration's
     interval across its seeds; note that the best of several configurations is optimistic in the same way as a
     selection (``selection_bias``), the more so the more configurations share the value. Configurations without a
-    scored run are left out; with random search each value is usually its own configuration.
+    scored run, or with a pruned run, are left out; with random search each value is usually its own configuration.
 
     :param configurations: ``configuration_intervals``
     :return: one row per (environment, hyperparameter, variant, value), sorted by environment, hyperparameter,

@@ -60,6 +60,8 @@ def unsupported(config: Any) -> str | None:
     """
     from gymnasium import spaces
 
+    if getattr(config, "prune_below", ()):
+        return "pruning (a TPE search's median pruner stops single runs)"
     if config.policy != "MlpPolicy":
         return f"policy {config.policy!r} (the engine runs MlpPolicy)"
     if resolved(config, "use_sde"):

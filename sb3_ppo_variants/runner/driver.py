@@ -15,6 +15,7 @@ from typing import TextIO
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.engine import plan_batches, unsupported
+from sb3_ppo_variants.runner import optuna_search
 from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
@@ -186,7 +187,9 @@ def tune_experiment(
     Stage 1 runs every configuration of the file's sweeps on its ``tuning_seeds`` into ``OUT/tuning``. Once every
     tuning run is finished, the best configuration of each (environment, variant) by ``select`` (the IQM over the
     tuning seeds, ``sb3_ppo_variants.analysis.sweeps.select_configurations``) is written to ``OUT/selected.toml``, a
-    plain experiment file on the ``evaluation_seeds``, and stage 2 runs it into ``OUT/evaluation``.
+    plain experiment file on the ``evaluation_seeds``, and stage 2 runs it into ``OUT/evaluation``. With
+    ``search = "tpe"`` stage 1 is Optuna's TPE search with median pruning (``optuna_search.search``; its studies in
+    ``OUT/tuning/study.db``), and the selection ignores pruned trials.
 
     :param experiment_file: a tune file (``[experiment] tuning_seeds`` and ``evaluation_seeds``)
     :param out: output directory; default ``runs/<experiment name>``
@@ -194,7 +197,7 @@ def tune_experiment(
     :param backend: ``local`` or ``ray``
     :param workers: parallel runs (default: one per core)
     :param address: Ray cluster address
-    :param only: shell-style patterns on run ids, applied to both stages
+    :param only: shell-style patterns on run ids, applied to both stages (not with ``search = "tpe"``)
     :param retry_failed: re-run runs recorded as failed
     :param quiet: no progress line on standard error
     :param yes: start a plan of more than ``MAX_RUNS_WITHOUT_YES`` runs
@@ -214,16 +217,30 @@ def tune_experiment(
         directory = Path(out if out is not None else Path("runs") / experiment.name)
         if directory.exists() and not directory.is_dir():
             raise ValueError(f"--out {directory} is a file, not a directory: choose another --out")
+        if experiment.search == "tpe":
+            optuna_search.check_options(only)
         tuning = plan(experiment, only)
         _check_size(len(plan(experiment)) + len(stage_two_pairs(experiment)) * len(experiment.evaluation_seeds), yes)
         tuning_dir = prepare(directory / TUNING_DIR, experiment_file)
         engine = (experiment.engine, experiment.batch_runs)
         plan_batches(tuning, *engine)
-        counts["tuning"] = _run_plan(tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet, engine)
-        unfinished = pending(tuning_dir, plan(experiment))
-        if unfinished:
+        if experiment.search == "tpe":
+
+            def run_batch(configs: list[RunConfig]) -> None:
+                plan_batches(configs, *engine)
+                counts["tuning"] += _run_plan(
+                    tuning_dir, configs, stack, backend, workers, address, pool, retry_failed, quiet, engine
+                )
+
+            finished = optuna_search.search(experiment, tuning_dir, select, run_batch)
+        else:
+            counts["tuning"] = _run_plan(
+                tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet, engine
+            )
+            finished = not pending(tuning_dir, plan(experiment))
+        if not finished:
             if not quiet:
-                sys.stderr.write(f"{tuning_dir}: {len(unfinished)} tuning runs not finished; stage 2 starts once all are\n")
+                sys.stderr.write(f"{tuning_dir}: tuning runs not finished; stage 2 starts once all are\n")
             return counts
         selected = write_selected(experiment, select_configurations(tuning_dir, select=select), select, directory)
         evaluation = plan(load_experiment(selected), only)
@@ -239,14 +256,17 @@ def status_table(experiment_dir: str | Path) -> dict[str, list[str]]:
     The state of every planned run of an output directory (its copy of the experiment file gives the plan).
 
     :param experiment_dir: output directory of ``run``
-    :return: status (``ok``, ``diverged``, ``failed``, ``incomplete``, ``missing``) -> run ids; a run whose
-        status.json is broken is ``incomplete`` (``sb3_ppo_variants.records.run_status`` says what is wrong)
+    :return: status (``ok``, ``diverged``, ``failed``, ``pruned``, ``incomplete``, ``missing``) -> run ids; a run whose
+        status.json is broken is ``incomplete`` (``sb3_ppo_variants.records.run_status`` says what is wrong); the
+        tuning directory of a TPE search lists the runs of the trials asked so far (``optuna_search.planned_runs``)
     """
     experiment_dir = Path(experiment_dir)
     if not (experiment_dir / "experiment.toml").exists():
         raise ValueError(f"{experiment_dir} has no experiment.toml: not an output directory of 'ppo-variants run'")
-    table: dict[str, list[str]] = {status: [] for status in ("ok", "diverged", "failed", "incomplete", "missing")}
-    for config in plan(load_experiment(experiment_dir / "experiment.toml")):
+    table: dict[str, list[str]] = {status: [] for status in (*records.FINAL_STATUSES, "incomplete", "missing")}
+    experiment = load_experiment(experiment_dir / "experiment.toml")
+    tpe = experiment.search == "tpe"
+    for config in optuna_search.planned_runs(experiment, experiment_dir) if tpe else plan(experiment):
         table[records.run_status(experiment_dir, config.run_id)[0]].append(config.run_id)
     return table
 
@@ -326,7 +346,14 @@ def describe_plan(
     lines = [f"experiment {experiment.name!r} ({experiment.path}): {seeds} {_seeds(experiment.seeds)}"]
     if experiment.is_tune:
         lines[0] += f", evaluation seeds {_seeds(experiment.evaluation_seeds)}"
-        lines.append("stage 1, tuning: every configuration on the tuning seeds")
+        if experiment.search == "tpe":
+            lines.append(
+                f"stage 1, tuning: a TPE search of {experiment.sweep_samples} trials per environment and variant, "
+                f"{experiment.search_batch} at a time, with median pruning (values chosen as it goes; the estimate counts "
+                "every run in full)"
+            )
+        else:
+            lines.append("stage 1, tuning: every configuration on the tuning seeds")
     busy = {"stage 1": 0.0, "stage 2": 0.0}
     stage_two: list[str] = []
     for env in experiment.envs:
@@ -336,8 +363,11 @@ def describe_plan(
                 continue
             guess = per_run.get((env.env_id, variant.name))
             timing = f", ~{_duration(guess)} per run" if guess is not None else ""
-            n_configs = len({c.config_id for c in runs})
-            shape = f"{n_configs} configurations x {len(runs) // n_configs} seeds = " if n_configs > 1 else ""
+            if experiment.search == "tpe":
+                shape = f"{experiment.sweep_samples} trials x {len(experiment.seeds)} seeds = "
+            else:
+                n_configs = len({c.config_id for c in runs})
+                shape = f"{n_configs} configurations x {len(runs) // n_configs} seeds = " if n_configs > 1 else ""
             engine = ""
             if experiment.engine != "sb3":
                 reason = unsupported(runs[0])

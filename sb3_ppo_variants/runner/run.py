@@ -60,6 +60,10 @@ class RunConfig:
     :param label: readable name of the configuration, e.g. ``pg[learning_rate=0.003]``; the variant outside a sweep
     :param sweep: the configuration's swept values (``{}`` outside a sweep)
     :param vec_env: the training environments, ``gymnasium`` or ``envpool`` (written to config.json only for envpool)
+    :param prune_below: ``(timesteps, bound)`` pairs of a pruned search (``search = "tpe"``): at its evaluation at
+        ``timesteps`` > 0 the run stops, with status ``pruned``, when the best of its evaluation returns so far after
+        step 0 is below ``bound`` (the rule of Optuna's median pruner); empty: the run is never pruned (and config.json
+        does not list it)
     """
 
     run_id: str
@@ -79,11 +83,12 @@ class RunConfig:
     label: str = ""
     sweep: dict[str, Any] = field(default_factory=dict)
     vec_env: str = "gymnasium"
+    prune_below: tuple[tuple[int, float], ...] = ()
 
 
 # Fields added since records were first committed, left out of config.json at their default so that re-running a
 # committed experiment gives its committed records
-LATER_FIELDS = {"vec_env": "gymnasium"}
+LATER_FIELDS: dict[str, Any] = {"vec_env": "gymnasium", "prune_below": ()}
 
 
 def config_fields(config: RunConfig) -> dict[str, Any]:
@@ -254,7 +259,9 @@ class RunRecorder(BaseCallback):
         self.train_rows: list[dict[str, float]] = []
         self.episode_rows: list[dict[str, float]] = []
         self.eval_time_s = 0.0
+        self.pruned = False
         self._next_eval = 0
+        self._prune_below = dict(config.prune_below)
 
     def evaluate(self) -> None:
         """Evaluate the model now (deterministic actions, seeded evaluation env) and record the row."""
@@ -279,6 +286,9 @@ class RunRecorder(BaseCallback):
         self.eval_time_s += time.perf_counter() - start
         if not math.isfinite(row["mean_return"]):
             raise DivergenceError(self.config.algo, self.model.n_policy_updates, "evaluation return", row["mean_return"])
+        bound = self._prune_below.get(row["timesteps"])
+        # the evaluation at step 0, of the untrained policy, is the same for every configuration of a seed
+        self.pruned = bound is not None and max(r["mean_return"] for r in self.eval_rows[1:]) < bound
         self._next_eval = (self.num_timesteps // self.config.eval_freq + 1) * self.config.eval_freq
 
     def _record_update(self) -> None:
@@ -299,7 +309,7 @@ class RunRecorder(BaseCallback):
                 self.episode_rows.append({"timesteps": self.num_timesteps, "return": episode["r"], "length": episode["l"]})
         if self.num_timesteps >= self._next_eval:
             self.evaluate()
-        return True
+        return not self.pruned
 
     def _on_training_end(self) -> None:
         self._record_update()
@@ -362,6 +372,8 @@ def run_one(config: RunConfig) -> RunRecord:
             model, _, eval_env = build_run(config, stack)
             recorder = RunRecorder(config, eval_env)
             model.learn(config.total_timesteps, callback=recorder)
+        if recorder.pruned:
+            status = {**status, "status": "pruned"}
     except DivergenceError as error:
         status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
     except Exception:

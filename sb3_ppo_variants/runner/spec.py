@@ -68,7 +68,11 @@ EXPERIMENT_KEYS = (
     "sweep_seed",
     "engine",
     "batch_runs",
+    "search",
+    "search_batch",
 )
+# A tune file's search: "grid" (no sweep_samples), "random" (sweep_samples draws), "tpe" (Optuna, runner.optuna_search)
+SEARCHES = ("grid", "random", "tpe")
 RUN_KEYS = ("total_timesteps", "n_envs", "policy", "normalize", "vec_env")
 # Keys of an entry that are not algorithm arguments: its sweep axes and, for a variant, its per-environment overrides
 SWEEP_KEY = "sweep"
@@ -164,7 +168,10 @@ class Experiment:
     :param eval_episodes: episodes per evaluation
     :param evaluation_seeds: the fresh seeds of a tune file's second stage (``ppo-variants tune``), or None
     :param sweep_samples: configurations drawn per (environment, variant) by a random search, or None for the grid
-    :param sweep_seed: seed of the random search's draws
+    :param sweep_seed: seed of the random search's draws (of a TPE search: its sampler's seed)
+    :param search: ``grid``, ``random`` (``sweep_samples`` draws) or ``tpe`` (``sweep_samples`` trials of Optuna's TPE
+        sampler with median pruning, ``sb3_ppo_variants.runner.optuna_search``)
+    :param search_batch: trials a TPE search asks for at a time per (environment, variant)
     :param engine: ``sb3`` (each run its SB3 class's ``learn``), ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
     :param batch_runs: the largest number of runs the engine trains in one batch
     """
@@ -179,6 +186,8 @@ class Experiment:
     evaluation_seeds: tuple[int, ...] | None = None
     sweep_samples: int | None = None
     sweep_seed: int = 0
+    search: str = "grid"
+    search_batch: int = 4
     engine: str = "sb3"
     batch_runs: int = DEFAULT_BATCH_RUNS
 
@@ -441,20 +450,41 @@ def _parse_tuning(path: Path, meta: Mapping[str, Any]) -> tuple[tuple[int, ...],
     return tuning, evaluation
 
 
+def _parse_search(path: Path, meta: Mapping[str, Any], tune: bool) -> tuple[str, int]:
+    """(search, search_batch): the search named in the file, or the one its keys imply (random with sweep_samples)."""
+    implied = "random" if "sweep_samples" in meta else "grid"
+    search = meta.get("search", implied)
+    if search not in SEARCHES:
+        raise _fail(path, "[experiment]", f"'search' must be one of {SEARCHES}, got {search!r}")
+    if search != "tpe" and search != implied:
+        needs = "needs 'sweep_samples'" if search == "random" else "has no 'sweep_samples' (remove it for a grid)"
+        raise _fail(path, "[experiment]", f"search = {search!r} {needs}")
+    if search == "tpe" and not tune:
+        raise _fail(path, "[experiment]", "search = 'tpe' is a tune file's search: it needs tuning_seeds and evaluation_seeds")
+    if "search_batch" in meta and search != "tpe":
+        raise _fail(path, "[experiment]", "'search_batch' is the batch of a TPE search: it needs search = 'tpe'")
+    return search, _require(path, "[experiment]", {"search_batch": 4, **meta}, "search_batch", int)
+
+
 def _parse_random_search(
     path: Path, meta: Mapping[str, Any], envs: tuple[EnvSpec, ...], variants: tuple[VariantSpec, ...]
 ) -> tuple[int | None, int]:
-    """(sweep_samples, sweep_seed) of a random search, (None, 0) for a grid."""
+    """(sweep_samples, sweep_seed) of a random or TPE search, (None, 0) for a grid."""
     if "sweep_samples" not in meta:
         if "sweep_seed" in meta:
             raise _fail(path, "[experiment]", "'sweep_seed' is the seed of a random search: it needs 'sweep_samples'")
+        if meta.get("search") == "tpe":
+            raise _fail(path, "[experiment]", "search = 'tpe' needs 'sweep_samples' (trials per environment and variant)")
         return None, 0
     samples = _require(path, "[experiment]", meta, "sweep_samples", int)
     if "sweep_seed" not in meta or not _is_seed(meta["sweep_seed"]):
         raise _fail(
             path, "[experiment]", f"a random search needs 'sweep_seed', an integer from 0 to {MAX_SEED}, written in the file"
         )
-    if not any(axis.distribution is not None for entry in (*envs, *variants) for axis in entry.sweep.values()):
+    axes = [axis for entry in (*envs, *variants) for axis in entry.sweep.values()]
+    if meta.get("search") == "tpe" and axes:
+        return samples, meta["sweep_seed"]
+    if not any(axis.distribution is not None for axis in axes):
         raise _fail(
             path,
             "[experiment]",
@@ -506,6 +536,7 @@ def load_experiment(path: str | Path) -> Experiment:
         unknown = sorted(set(variant.env_overrides) - {env.env_id for env in envs})
         if unknown:
             raise _fail(path, f"[variants.{variant.name}.envs]", f"{unknown} are not environments of this file")
+    search, search_batch = _parse_search(path, meta, tune=evaluation_seeds is not None)
     sweep_samples, sweep_seed = _parse_random_search(path, meta, envs, variants)
     experiment = Experiment(
         name=name,
@@ -518,6 +549,8 @@ def load_experiment(path: str | Path) -> Experiment:
         evaluation_seeds=evaluation_seeds,
         sweep_samples=sweep_samples,
         sweep_seed=sweep_seed,
+        search=search,
+        search_batch=search_batch,
         engine=_parse_engine(path, meta),
         batch_runs=_require(path, "[experiment]", {"batch_runs": DEFAULT_BATCH_RUNS, **meta}, "batch_runs", int),
     )

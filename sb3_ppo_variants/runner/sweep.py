@@ -5,6 +5,7 @@ Sweeps: hyperparameter axes in an experiment file, expanded into ordinary run co
 [experiment]
 sweep_samples = 20            # random search: 20 configurations per (environment, variant); without it, a grid
 sweep_seed = 0                # the draws' seed, required with sweep_samples
+search = "tpe"                # instead: sweep_samples trials of Optuna's TPE (a tune file; runner.optuna_search)
 
 [variants.pg.sweep]           # also [envs.<id>.sweep]: an axis for every variant of that environment
 learning_rate = [3e-4, 1e-3, 3e-3]                 # grid values (with sweep_samples: a uniform choice among them)

@@ -79,7 +79,15 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} of type {type(value).__name__} to TOML")
 
 
-def _table(header: str, items: dict[str, Any], comment: str | None = None) -> list[str]:
+def toml_table(header: str, items: dict[str, Any], comment: str | None = None) -> list[str]:
+    """
+    The lines of a TOML table: a blank line, the header, an optional comment, one ``key = value`` line per item.
+
+    :param header: e.g. ``[envs.CartPole-v1]``
+    :param items: key -> value (types as ``toml_value``)
+    :param comment: a comment line under the header
+    :return: the lines
+    """
     lines = ["", header]
     if comment is not None:
         lines.append(f"# {comment}")
@@ -105,19 +113,19 @@ def selected_toml(experiment: Experiment, selection: pd.DataFrame, select: str) 
             f"no configuration of {missing} completed a tuning run (all failed?): see 'ppo-variants status' of the tuning "
             "directory, fix the cause and tune again with --retry-failed"
         )
-    dropped = ("name", "tuning_seeds", "evaluation_seeds", "sweep_samples", "sweep_seed")
+    dropped = ("name", "tuning_seeds", "evaluation_seeds", "sweep_samples", "sweep_seed", "search", "search_batch")
     meta = {"name": f"{experiment.name}-selected", **{k: v for k, v in raw["experiment"].items() if k not in dropped}}
     meta["seeds"] = list(experiment.evaluation_seeds)
     lines = [
         f"# Written by 'ppo-variants tune {experiment.path.name}': per (environment, variant), the configuration with the",
         f"# best IQM of {METRIC_NAMES[select]} over the tuning seeds {list(experiment.seeds)}, to run on fresh seeds.",
         "# A plain experiment file: 'ppo-variants run selected.toml' runs it again.",
-        *_table("[experiment]", meta),
+        *toml_table("[experiment]", meta),
     ]
     for env_id, table in raw["envs"].items():
-        lines += _table(f"[envs.{toml_key(env_id)}]", {key: value for key, value in table.items() if key != SWEEP_KEY})
+        lines += toml_table(f"[envs.{toml_key(env_id)}]", {key: value for key, value in table.items() if key != SWEEP_KEY})
     for name, table in raw["variants"].items():
-        lines += _table(
+        lines += toml_table(
             f"[variants.{toml_key(name)}]",
             {key: value for key, value in table.items() if key not in (SWEEP_KEY, ENV_OVERRIDES_KEY)},
         )
@@ -126,7 +134,7 @@ def selected_toml(experiment: Experiment, selection: pd.DataFrame, select: str) 
             overrides = {**table.get(ENV_OVERRIDES_KEY, {}).get(env.env_id, {}), **winner.sweep}
             note = f"selected {winner.label}: IQM {winner.tuning_score:.6g} over {winner.n_runs} tuning runs"
             if overrides:
-                lines += _table(f"[variants.{toml_key(name)}.{ENV_OVERRIDES_KEY}.{toml_key(env.env_id)}]", overrides, note)
+                lines += toml_table(f"[variants.{toml_key(name)}.{ENV_OVERRIDES_KEY}.{toml_key(env.env_id)}]", overrides, note)
     return "\n".join(lines) + "\n"
 
 
