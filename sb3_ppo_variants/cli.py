@@ -196,6 +196,7 @@ def _warnings_as_lines(command: str) -> Iterator[None]:
         print(f"ppo-variants {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     with warnings.catch_warnings():
+        warnings.simplefilter("always")
         warnings.showwarning = show
         yield
 
