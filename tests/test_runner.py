@@ -12,10 +12,10 @@ from torch import nn
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.cli import main
+from sb3_ppo_variants.records import save
 from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, run_one, status_table
 from sb3_ppo_variants.runner.driver import FAILED_EARLIER
 from sb3_ppo_variants.runner.resolve import algo_kwargs
-from sb3_ppo_variants.records import save
 
 
 def read_status(directory: Path, run_id: str) -> str:
