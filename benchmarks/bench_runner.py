@@ -29,8 +29,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_ppo_variants import ClipPPO
 from sb3_ppo_variants.runner import load_experiment, plan, run_experiment
+from sb3_ppo_variants.runner.resolve import algo_kwargs
 from sb3_ppo_variants.runner.run import EVAL_SEED_OFFSET
-from sb3_ppo_variants.runner.spec import algo_kwargs
 
 EXPERIMENT = """
 [experiment]

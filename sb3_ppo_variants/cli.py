@@ -4,10 +4,12 @@ figures.
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -124,12 +126,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(directory: str, verbose: bool) -> int:
-    from sb3_ppo_variants.analysis import is_tune_directory
-    from sb3_ppo_variants.records import run_status
+    from sb3_ppo_variants.records import EVALUATION_DIR, TUNING_DIR, is_tune_directory, run_status
     from sb3_ppo_variants.runner import status_table
 
     if is_tune_directory(directory):
-        stages = [Path(directory) / stage for stage in ("tuning", "evaluation")]
+        stages = [Path(directory) / stage for stage in (TUNING_DIR, EVALUATION_DIR)]
         if not stages[1].is_dir():
             print(f"{stages[1]}: not started (stage 2 starts once every tuning run is finished)")
         return max(_status(str(stage), verbose) for stage in stages if stage.is_dir())
@@ -223,6 +224,27 @@ def _file_error(error: OSError) -> str:
     return f"{error.filename}: {error.strerror or error}"
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """Print each warning as one line, ``ppo-variants COMMAND: warning: ...``, instead of Python's two with a source line."""
+
+    def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        print(f"ppo-variants {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
+def _summary(command: str, stage: str, counts: dict[str, int], earlier: int) -> str:
+    """The line that says what a stage of ``run`` or ``tune`` did; ``earlier``: its runs that failed before."""
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()) if count) or "nothing to run"
+    if earlier:
+        summary += f"; {earlier} failed earlier (--retry-failed runs them again)"
+    return summary if command == "run" else f"{stage}: {summary}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the ``ppo-variants`` command.
@@ -230,74 +252,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     SIGTERM is handled as Ctrl-C: the workers stop, finished runs stay recorded, the same command resumes.
 
     :param argv: arguments (default: ``sys.argv[1:]``)
-    :return: exit status: 0 on success, 1 when runs failed, 2 on bad input or a file-system error, 130 when
+    :return: exit status: 0 on success, 1 when runs of the plan failed (now or in an earlier invocation, and were not
+        re-run), 2 on bad input or a file-system error, 130 when
         interrupted by Ctrl-C (SIGINT), 143 by SIGTERM
     """
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        if args.command == "report":
-            return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1)
-        if args.command == "figure":
-            from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
+    with _warnings_as_lines(args.command):
+        try:
+            if args.command == "report":
+                return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1)
+            if args.command == "figure":
+                from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
 
-            curves = family_surrogates(args.clip_range, args.beta) if args.name == "surrogates-family" else None
-            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta, surrogates=curves):
-                print(path)
-            return 0
-        if args.command == "status":
-            return _status(args.dir, args.verbose)
-        if args.command == "references" and args.kind == "envpool":
-            from sb3_ppo_variants.analysis.envpool_evidence import write_evidence
+                curves = family_surrogates(args.clip_range, args.beta) if args.name == "surrogates-family" else None
+                for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta, surrogates=curves):
+                    print(path)
+                return 0
+            if args.command == "status":
+                return _status(args.dir, args.verbose)
+            if args.command == "references" and args.kind == "envpool":
+                from sb3_ppo_variants.analysis.envpool_evidence import write_evidence
 
-            if args.out is None:
-                raise ValueError("references envpool needs --out DIR")
-            print(write_evidence(args.env_ids, args.out, args.episodes, args.train_steps))
-            return 0
-        if args.command == "references":
-            from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
+                if args.out is None:
+                    raise ValueError("references envpool needs --out DIR")
+                print(write_evidence(args.env_ids, args.out, args.episodes, args.train_steps))
+                return 0
+            if args.command == "references":
+                from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
 
-            measured = write_random_scores(args.env_ids, args.episodes, args.out or RANDOM_SCORES_FILE)
-            for env_id, entry in measured.items():
-                print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
-            return 0
+                measured = write_random_scores(args.env_ids, args.episodes, args.out or RANDOM_SCORES_FILE)
+                for env_id, entry in measured.items():
+                    print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
+                return 0
 
-        from sb3_ppo_variants.runner import describe_plan, run_experiment, tune_experiment
+            from sb3_ppo_variants.runner import describe_plan, run_experiment, tune_experiment
+            from sb3_ppo_variants.runner.driver import FAILED_EARLIER
 
-        if args.command == "compare":
-            return _compare(args)
-
-        if args.command == "list":
-            print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
-            return 0
-        options = dict(
-            out=args.out,
-            backend=args.backend,
-            workers=args.workers,
-            address=args.address,
-            only=args.only,
-            retry_failed=args.retry_failed,
-            yes=args.yes,
-        )
-        if args.command == "tune":
-            stages = tune_experiment(args.file, select=args.select, **options)
-        else:
-            stages = {"run": run_experiment(args.file, **options)}
-        for stage, counts in stages.items():
-            summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run"
-            print(summary if args.command == "run" else f"{stage}: {summary}")
-        return EXIT_FAILED_RUNS if any(counts["failed"] for counts in stages.values()) else 0
-    except (ValueError, TypeError, ImportError) as error:
-        print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as error:
-        print(f"ppo-variants {args.command}: error: {_file_error(error)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt as interruption:
-        print("\nppo-variants: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
-        return EXIT_SIGNAL + (signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            if args.command == "compare":
+                return _compare(args)
+            if args.command == "list":
+                print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
+                return 0
+            options = dict(
+                out=args.out,
+                backend=args.backend,
+                workers=args.workers,
+                address=args.address,
+                only=args.only,
+                retry_failed=args.retry_failed,
+                yes=args.yes,
+            )
+            if args.command == "tune":
+                stages = tune_experiment(args.file, select=args.select, **options)
+            else:
+                stages = {"run": run_experiment(args.file, **options)}
+            failed = False
+            for stage, counts in stages.items():
+                earlier = counts.pop(FAILED_EARLIER, 0)
+                print(_summary(args.command, stage, counts, earlier))
+                failed = failed or bool(counts["failed"] or earlier)
+            return EXIT_FAILED_RUNS if failed else 0
+        except (ValueError, TypeError, ImportError) as error:
+            print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as error:
+            print(f"ppo-variants {args.command}: error: {_file_error(error)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt as interruption:
+            resume = "finished runs are saved, run the same command again to resume"
+            print(f"\nppo-variants: interrupted; {resume}", file=sys.stderr)
+            return EXIT_SIGNAL + (signal.SIGTERM if isinstance(interruption, _Terminated) else signal.SIGINT)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:

@@ -8,7 +8,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_ppo_variants import VARIANTS
 from sb3_ppo_variants.runner import load_experiment
-from sb3_ppo_variants.runner.spec import algo_kwargs
+from sb3_ppo_variants.runner.resolve import algo_kwargs
 
 # rl-zoo3's tuned PPO hyperparameters for CartPole-v1 as the quick experiment writes them, at half its 100k budget
 (CARTPOLE,) = [

@@ -45,7 +45,10 @@ def test_every_objective_runs_on_hopper_v5_and_records_its_training_episodes(tmp
     # Hopper falls within a few dozen steps at first: many episodes, their lengths adding up to at most the budget
     assert (episodes["length"].sum() <= 256).all() and (episodes.size() >= 2).all()
     report = build_table1(out)
-    assert len(report.table1) == len(VARIANTS) and report.table1["score"].notna().all()
+    # at 256 steps the best setting may not beat the random policy: then the task is left out of the scores, said
+    scaled = report.per_task["mean"].max() > report.per_task["random_score"].iloc[0]
+    assert len(report.table1) == len(VARIANTS) and report.table1["score"].notna().all() == scaled
+    assert ("Hopper-v5" in report.settings.get("unscaled_tasks", {})) != scaled
     assert report.problems["problem"].str.contains("fewer than 100: scored on those").all()
 
 

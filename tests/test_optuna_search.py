@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("optuna")
 
 import optuna
+from sb3_ppo_variants.runner.store import pending, save
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.analysis import build_sweep_report
@@ -18,7 +19,6 @@ from sb3_ppo_variants.runner import SpecError, load_experiment, tune_experiment
 from sb3_ppo_variants.runner import optuna_search as tpe
 from sb3_ppo_variants.runner.backends import execute
 from sb3_ppo_variants.runner.run import run_one
-from sb3_ppo_variants.runner.store import pending, save
 
 # CartPole-v1's untrained policy falls at once on seeds 1 and 2 (return 9); at learning rate 1e-7 it stays there, at
 # 1e-3 it learns within 1024 steps: a trial at 1e-7 after two trials at 1e-3 is below their median and pruned.
@@ -126,7 +126,10 @@ def test_tpe_prunes_on_the_median_and_selects_an_unpruned_trial_on_the_tuning_se
         config = json.loads((records.run_dir(tuned / "tuning", run.run_id) / "config.json").read_text())
         assert config.get("prune_below", []) == expected  # config.json lists it only when not empty
         curve = loaded.evals[loaded.evals["run_id"] == run.run_id]
-        below = [curve.query(f"0 < timesteps <= {step}")["mean_return"].max() < bound for step, bound in config.get("prune_below", [])]
+        below = [
+            curve.query(f"0 < timesteps <= {step}")["mean_return"].max() < bound
+            for step, bound in config.get("prune_below", ())
+        ]
         assert (run.status == "pruned") == any(below)
         if run.status == "pruned":
             pruned_configurations.add(learning_rate)

@@ -11,7 +11,7 @@ from test_runner import experiment_file
 
 from sb3_ppo_variants import get_variant, records
 from sb3_ppo_variants.runner import load_experiment, plan, run_experiment, run_one
-from sb3_ppo_variants.runner.spec import algo_kwargs
+from sb3_ppo_variants.runner.resolve import algo_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,9 +12,10 @@ from torch import nn
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.cli import main
-from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_experiment, run_one, status_table
-from sb3_ppo_variants.runner.spec import algo_kwargs
-from sb3_ppo_variants.runner.store import save
+from sb3_ppo_variants.records import save
+from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, run_one, status_table
+from sb3_ppo_variants.runner.driver import FAILED_EARLIER
+from sb3_ppo_variants.runner.resolve import algo_kwargs
 
 
 def read_status(directory: Path, run_id: str) -> str:
@@ -107,7 +108,7 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
         ("[variants.clip]\nlearning_rate = '__import__(\"os\")'", "", "learning_rate"),
         ("[variants.clip]", "normalize = 'yes'", "'normalize' must be true, false or a table"),
         ("[variants.clip]", "policy_kwargs = { activation_fn = 'swish' }", "activation_fn"),
-        ("[variants.clip]", "policy = 3", "'policy' must be a str, got 3"),
+        ("[variants.clip]", "policy = 3", "'policy' must be one of ['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'], got 3"),
         ("[variants.clip]", "policy_kwargs = { net_arh = [8] }", "unexpected keyword argument 'net_arh'"),
         ("[variants.clip]", "gamma = 'high'", "`gamma` must be a number, got 'high'"),
         ("[variants.clip]", "normalize = { norm_obs = true, clip = 5 }", "unknown key 'clip'"),
@@ -116,7 +117,7 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
 def test_bad_experiment_files_name_file_key_and_allowed_values(tmp_path, variants, env_extra, message):
     path = experiment_file(tmp_path, variants, env_extra)
     with pytest.raises(SpecError, match=str(path).replace(".", r"\.")) as error:
-        load_experiment(path)
+        check_experiment(load_experiment(path))
     assert message in str(error.value)
 
 
@@ -189,7 +190,7 @@ def test_resume_skips_finished_runs_and_retry_failed_reruns_failed_ones(tmp_path
     (runs / "CartPole-v1__kl__seed1" / "status.json").write_text(json.dumps({**failed, "status": "failed"}))
     assert read_status(out, "CartPole-v1__kl__seed0") == "incomplete"
 
-    assert run_experiment(path, out, workers=1, quiet=True) == {"ok": 1}
+    assert run_experiment(path, out, workers=1, quiet=True) == {"ok": 1, FAILED_EARLIER: 1}
     assert read_status(out, "CartPole-v1__kl__seed0") == "ok"
     assert read_status(out, "CartPole-v1__kl__seed1") == "failed"
     for run_id in ("CartPole-v1__clip__seed0", "CartPole-v1__clip__seed1"):

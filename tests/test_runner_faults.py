@@ -25,10 +25,10 @@ from sb3_ppo_variants.analysis import build_report, load_records
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.fileio import write_atomic
-from sb3_ppo_variants.records import RecordTables
-from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_experiment, run_one, status_table
-from sb3_ppo_variants.runner.spec import algo_arguments, algo_kwargs
-from sb3_ppo_variants.runner.store import pending
+from sb3_ppo_variants.records import RecordTables, pending
+from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, run_one, status_table
+from sb3_ppo_variants.runner.resolve import algo_kwargs
+from sb3_ppo_variants.runner.spec import algo_arguments
 
 SUBPROCESS_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
 
@@ -128,7 +128,9 @@ def test_env_ids_with_a_path_separator_stay_one_directory(tmp_path):
     assert run_experiment(path, out, workers=1, quiet=True, only="*seed0") == {"ok": 1}
     (run_dir,) = (out / "runs").iterdir()
     assert run_dir.name == "exploding_env:Ns%2FThing-v0__clip__seed0" and (run_dir / "status.json").exists()
-    assert load_records(out).runs["env_id"].tolist() == ["exploding_env:Ns/Thing-v0"]
+    runs = load_records(out).runs  # seed1 was planned but not run (--only): missing
+    assert runs["env_id"].unique().tolist() == ["exploding_env:Ns/Thing-v0"]
+    assert runs["status"].tolist() == ["ok", "missing"]
     assert status_table(out)["ok"] == [run_dir.name]
 
 
@@ -221,13 +223,14 @@ def test_every_argument_of_every_variant_can_be_set_from_a_file(tmp_path):
         "[experiment]\nseeds = [0]\neval_freq = 64\neval_episodes = 1\n\n"
         f"[envs.Pendulum-v1]\ntotal_timesteps = 64\n\n{entries}\n"
     )
-    experiment = load_experiment(path)  # builds every (env, variant) model: each class validates its arguments
+    experiment = load_experiment(path)
+    check_experiment(experiment)  # builds every (env, variant) model: each class validates its arguments
     kl = next(variant for variant in experiment.variants if variant.algo == "kl")
     model = get_variant("kl")("MlpPolicy", "Pendulum-v1", **algo_kwargs(kl.overrides))
     assert (model.kl_estimator, model.kl_target, model.batch_size, model.use_sde) == ("k3", 0.02, 32, True)
     path.write_text(path.read_text().replace('kl_estimator = "k3"', 'kl_estimator = "k2"'))
     with pytest.raises(SpecError, match=r"\[variants.kl\]: `kl_estimator` must be one of"):
-        load_experiment(path)
+        check_experiment(load_experiment(path))
 
 
 # Case 6
@@ -296,7 +299,7 @@ def test_file_system_errors_are_one_line_naming_the_path(tmp_path, capsys, monke
     with monkeypatch.context() as patch:
         patch.setattr(os, "fdopen", fill_the_disk)
         assert main(["run", str(path), "--out", str(tmp_path / "full"), "--workers", "1"]) == 2
-    one_line_error(capsys, f"{tmp_path / 'full' / 'experiment.toml'}: No space left on device")
+    one_line_error(capsys, f"{tmp_path / 'full' / records.LAYOUT_FILE}: No space left on device")  # the first file written
     assert not list((tmp_path / "full").iterdir())  # no temporary file left behind
 
     def read_only(*args: object, **kwargs: object) -> None:
@@ -305,7 +308,7 @@ def test_file_system_errors_are_one_line_naming_the_path(tmp_path, capsys, monke
     with monkeypatch.context() as patch:
         patch.setattr("tempfile.mkstemp", read_only)  # as root, a directory without write permission is still written
         assert main(["run", str(path), "--out", str(tmp_path / "read-only"), "--workers", "1"]) == 2
-    one_line_error(capsys, f"{tmp_path / 'read-only' / 'experiment.toml'}: Permission denied")
+    one_line_error(capsys, f"{tmp_path / 'read-only' / records.LAYOUT_FILE}: Permission denied")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only directories")

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from sb3_ppo_variants.cli import main
-from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_experiment, tune_experiment
-from sb3_ppo_variants.runner.sweep import config_id, expand, parse_axis
+from sb3_ppo_variants.records import config_id
+from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, tune_experiment
+from sb3_ppo_variants.runner.sweep import expand, parse_axis
 
 HEADER = """
 [experiment]
@@ -73,8 +74,8 @@ def test_a_random_search_draws_reproducibly_from_its_seed(tmp_path):
 
 def test_axes_expand_as_documented():
     axes = {"b": parse_axis("b", [1, 2]), "a": parse_axis("a", ["x", "y", "z"])}
-    assert expand(axes) == [{"a": a, "b": b} for a in "xyz" for b in (1, 2)]
-    assert expand({}) == [{}]
+    assert list(expand(axes)) == [{"a": a, "b": b} for a in "xyz" for b in (1, 2)]
+    assert list(expand({})) == [{}]
 
 
 RANDOM = "sweep_samples = 2\nsweep_seed = 0"
@@ -87,7 +88,7 @@ RANDOM = "sweep_samples = 2\nsweep_seed = 0"
         ("[variants.clip.sweep]\nclip_range = [0.1, -0.2]", "", "with clip_range = -0.2: `clip_range` must be > 0"),
         ("[variants.clip.sweep]\nclip_range = []", "", "sweep axis 'clip_range' must have at least one value"),
         ("[variants.clip.sweep]\nclip_range = 0.1", "", "must be a non-empty list of values"),
-        ("[variants.clip.sweep]\nclip_range = [0.1, 0.1]", "", "duplicate values: 0.1"),
+        ("[variants.clip.sweep]\nclip_range = [0.1, 0.1]", "", "duplicate values (equal once resolved): 0.1 and 0.1"),
         ("[variants.clip]\nsweep = {}", "", "must be a table of axes"),
         ("[variants.clip.sweep]\nclip_range = { uniform = [0.3, 0.1] }", "sweep_samples = 2\nsweep_seed = 0", "low < high"),
         (
@@ -111,7 +112,7 @@ def test_bad_sweeps_name_the_file_the_entry_and_the_key(tmp_path, variants, extr
     env_extra = "[envs.CartPole-v1.sweep]\nlearning_rate = [1e-3, 3e-3]" if "which [envs" in message else ""
     path = write(tmp_path, variants, extra=extra, env_extra=env_extra)
     with pytest.raises(SpecError, match=str(path).replace(".", r"\.")) as error:
-        load_experiment(path)
+        check_experiment(load_experiment(path))
     assert message in str(error.value)
     assert main(["list", str(path), "--no-estimate"]) == 2
 

@@ -18,9 +18,9 @@ from sb3_ppo_variants.analysis.stats import (
     probability_of_improvement,
     stratified_bootstrap_ci,
 )
-from sb3_ppo_variants.analysis.sweep_report import build_sweep_report, is_tune_directory
+from sb3_ppo_variants.analysis.sweep_report import build_sweep_report
 from sb3_ppo_variants.analysis.sweeps import select_configurations
-from sb3_ppo_variants.records import RecordTables, load_records
+from sb3_ppo_variants.records import RecordTables, is_tune_directory, load_records
 
 __all__ = [
     "RecordTables",

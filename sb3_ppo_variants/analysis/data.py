@@ -78,7 +78,9 @@ class Table1Report:
         whether it is the task's best setting
     :param curves: training-episode curves: ``env_id, setting, timesteps, mean_return, n_runs``
     :param problems: the runs left out or scored on fewer episodes: ``run_id, env_id, setting, seed, problem``
-    :param settings: the parameters the report was built with
+    :param settings: the parameters the report was built with; ``unscaled_tasks`` (task -> reason) names the tasks left
+        out of the scores because their best setting is not above the random policy, ``tasks_not_in_paper`` the tasks
+        that are not among the paper's (both only when there are such tasks)
     """
 
     table1: pd.DataFrame

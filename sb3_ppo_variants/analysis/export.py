@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis.data import FORMATS, Report, SweepReport, Table1Report
-from sb3_ppo_variants.records import STATUSES
+from sb3_ppo_variants.records import MISSING, STATUSES
 
 ERROR_WIDTH = 100
 
@@ -60,7 +60,9 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
     per_env = report.per_env
     keys = {"environment": per_env["env_id"], "variant": per_env["variant"]}
     runs = pd.DataFrame(
-        keys | {"runs": per_env["n_runs"].map(_number)} | {s: per_env[f"n_{s}"].map(_number) for s in STATUSES}
+        keys
+        | {"runs": per_env["n_runs"].map(_number)}
+        | {s: per_env[f"n_{s}"].map(_number) for s in (*STATUSES, MISSING) if f"n_{s}" in per_env}
     )
     rows = list(per_env.iterrows())
     efficiency = pd.DataFrame(
@@ -124,7 +126,7 @@ def tables(report: Report) -> list[tuple[str, str, pd.DataFrame]]:
         (
             "Runs",
             "Counts by status. Only ok and diverged runs enter the metrics; failed, corrupt and incomplete runs are only "
-            "counted.",
+            "counted" + (", and missing ones (planned, never started)." if f"n_{MISSING}" in per_env else "."),
             runs,
         ),
         (
@@ -387,6 +389,16 @@ def _table1_header(report: Table1Report) -> str:
         "episodes; per task, the random policy's mean return is 0 and the best setting's mean over seeds is 1. Tasks: "
         f"{', '.join(settings.get('tasks', []))}. Bootstrap: {settings.get('n_resamples')} resamples, "
         f"seed {settings.get('seed')}."
+        + "".join(
+            f" {task} is left out of the scores: {reason}, so its scale would be undefined or reversed."
+            for task, reason in settings.get("unscaled_tasks", {}).items()
+        )
+        + (
+            f" Not tasks of the paper (its seven MuJoCo tasks): {', '.join(settings['tasks_not_in_paper'])}; the paper's "
+            "scores are not comparable with ours there."
+            if settings.get("tasks_not_in_paper")
+            else ""
+        )
     )
 
 

@@ -48,6 +48,8 @@ PAPER_LABELS: dict[str, str] = {
     "fixed-kl-10": "Fixed KL, β = 10",
 }
 LAST_EPISODES = 100
+# The paper's seven MuJoCo tasks (its v1 versions; any version of them is compared with the paper)
+PAPER_TASKS = ("HalfCheetah", "Hopper", "InvertedDoublePendulum", "InvertedPendulum", "Reacher", "Swimmer", "Walker2d")
 
 
 def last_episodes_mean(returns: np.ndarray, n: int = LAST_EPISODES) -> float:
@@ -87,10 +89,15 @@ def normalize_paper(scores: dict[str, np.ndarray], random_score: float) -> dict[
     :param scores: setting -> run scores of one task
     :param random_score: the random policy's mean return on the task
     :return: setting -> normalised run scores
+    :raises ValueError: when the best setting's mean is not above the random score: the scale would be undefined or
+        reversed (the worst setting ranked first)
     """
     _, best = best_setting_scores(scores)
-    if best == random_score:
-        raise ValueError(f"the best setting's mean equals the random score ({random_score}): the scale is undefined")
+    if not best > random_score:
+        raise ValueError(
+            f"the best setting's mean ({best:.6g}) is not above the random score ({random_score:.6g}): the scale is "
+            "undefined or reversed"
+        )
     return {
         setting: (np.asarray(values, dtype=float) - random_score) / (best - random_score) for setting, values in scores.items()
     }
@@ -209,6 +216,7 @@ def build_table1(
     if unknown:
         raise ValueError(f"no random-policy score for {unknown}: measure it with 'ppo-variants references random ...'")
     normalised: dict[str, dict[str, np.ndarray]] = {}
+    unscaled: dict[str, str] = {}
     per_task = []
     for task in tasks:
         group = scores[scores["env_id"] == task]
@@ -217,8 +225,11 @@ def build_table1(
         by_setting = {
             setting: rows["score"].fillna(random).to_numpy() for setting, rows in group.groupby("setting", sort=False)
         }
-        best, _ = best_setting_scores(by_setting)
-        normalised[task] = normalize_paper(by_setting, random)
+        best, best_mean = best_setting_scores(by_setting)
+        if best_mean > random:
+            normalised[task] = normalize_paper(by_setting, random)
+        else:
+            unscaled[task] = f"its best setting, {best}, scores {best_mean:.6g}, not above the random policy's {random:.6g}"
         per_task += [
             {
                 "env_id": task,
@@ -227,16 +238,18 @@ def build_table1(
                 "mean": float(values.mean()),
                 "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                 "n_runs": len(values),
-                "normalised": float(normalised[task][setting].mean()),
+                "normalised": float(normalised[task][setting].mean()) if task in normalised else math.nan,
                 "best": setting == best,
             }
             for setting, values in by_setting.items()
         ]
     rows = []
     for setting in ordered_settings(sorted(set(scores["setting"]))):
-        strata = [normalised[task][setting] for task in tasks if setting in normalised[task]]
-        point, low, high = stratified_bootstrap_ci(
-            strata, aggregate_mean, n_resamples, confidence, [seed, zlib.crc32(setting.encode())]
+        strata = [normalised[task][setting] for task in normalised if setting in normalised[task]]
+        point, low, high = (
+            stratified_bootstrap_ci(strata, aggregate_mean, n_resamples, confidence, [seed, zlib.crc32(setting.encode())])
+            if strata
+            else (math.nan, math.nan, math.nan)
         )
         rows.append(
             {
@@ -255,10 +268,13 @@ def build_table1(
         per_task, columns=["env_id", "setting", "random_score", "mean", "std", "n_runs", "normalised", "best"]
     )
     order = {setting: i for i, setting in enumerate(ordered_settings(sorted(set(scores["setting"]))))}
+    not_in_paper = [task for task in tasks if task.split(":")[-1].split("/")[-1].split("-v")[0] not in PAPER_TASKS]
     return Table1Report(
         table1=pd.DataFrame(rows, columns=table1_columns),
         per_task=per_task_frame.sort_values(["env_id", "setting"], key=lambda c: c.map(order) if c.name == "setting" else c),
         curves=episode_curves(records, scores),
         problems=problems,
-        settings={"n_last": n_last, "n_resamples": n_resamples, "confidence": confidence, "seed": seed, "tasks": tasks},
+        settings={"n_last": n_last, "n_resamples": n_resamples, "confidence": confidence, "seed": seed, "tasks": tasks}
+        | ({"unscaled_tasks": unscaled} if unscaled else {})
+        | ({"tasks_not_in_paper": not_in_paper} if not_in_paper else {}),
     )

@@ -8,6 +8,8 @@ Which runs enter the metrics:
   counted and listed, but enter no metric: their curves stop at an arbitrary point unrelated to the variant;
 - ``corrupt`` runs (a record file fails the checks of ``sb3_ppo_variants.records.load_records``) are counted and
   listed with the file and the problem, and enter no metric;
+- ``missing`` runs (in the directory's plan, never started) are counted (``n_missing``, only when there are some) and
+  listed;
 - a diverged run's evaluation curve ends at its last evaluation before the divergence. Its curve is scored on the
   grid of its (environment, variant) group: the evaluation timesteps of the group's completed runs or, when none of
   them is ok (every run diverged), those of the environment's ok runs, so that diverging early never shortens the
@@ -35,7 +37,7 @@ from sb3_ppo_variants.analysis import metrics, tables
 from sb3_ppo_variants.analysis.data import Report
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
 from sb3_ppo_variants.analysis.stats import normalize
-from sb3_ppo_variants.records import COMPLETED, STATUSES, RecordTables, load_records
+from sb3_ppo_variants.records import COMPLETED, MISSING, STATUSES, RecordTables, load_records
 
 __all__ = ["DIVERGED_POLICIES", "GroupCurves", "build_report", "group_curves"]
 
@@ -196,11 +198,13 @@ def build_report(
     ratio_wide = _wide(records.train, "update", "ratio_max")
     kl_wide = _wide(records.train, "update", "approx_kl")
 
+    # missing runs (planned, never started) are counted only where the records list a plan that some run lacks
+    counted = (*STATUSES, MISSING) if (runs["status"] == MISSING).any() else STATUSES
     rows, curves, final_by_group, auc_by_group = [], [], {}, {}
     for (env_id, variant), group, group_completed, returns, timesteps in group_curves(records, ("env_id", "label"), diverged):
         counts = group["status"].value_counts()
         row: dict[str, object] = {"env_id": env_id, "variant": variant, "n_runs": len(group)}
-        row |= {f"n_{status}": int(counts.get(status, 0)) for status in STATUSES}
+        row |= {f"n_{status}": int(counts.get(status, 0)) for status in counted}
         run_ids = group_completed["run_id"].tolist()
         if returns is not None:
             final = metrics.final_return(returns, min(final_k, returns.shape[1]))

@@ -22,23 +22,9 @@ from sb3_ppo_variants.analysis.sweeps import (
     selection_bias,
     sensitivity,
 )
-from sb3_ppo_variants.records import load_records
+from sb3_ppo_variants.records import EVALUATION_DIR, RUNS_DIR, TUNING_DIR, is_tune_directory, load_records
 
-__all__ = ["EVALUATION_DIR", "TUNING_DIR", "build_sweep_report", "is_tune_directory"]
-
-TUNING_DIR = "tuning"
-EVALUATION_DIR = "evaluation"
-
-
-def is_tune_directory(directory: str | os.PathLike) -> bool:
-    """
-    Whether a directory is the output of ``ppo-variants tune``: a ``tuning`` stage and no ``runs`` of its own.
-
-    :param directory: an output directory
-    :return: True for a tune directory, also before its evaluation stage has started
-    """
-    directory = Path(directory)
-    return (directory / TUNING_DIR).is_dir() and not (directory / "runs").is_dir()
+__all__ = ["build_sweep_report"]
 
 
 def build_sweep_report(
@@ -71,10 +57,10 @@ def build_sweep_report(
     directory = Path(tune_dir)
     if not is_tune_directory(directory):
         raise ValueError(f"tune_dir must be an output directory of 'ppo-variants tune' (with {TUNING_DIR}/), got {tune_dir!r}")
-    if not (directory / EVALUATION_DIR / "runs").is_dir():
+    if not (directory / EVALUATION_DIR / RUNS_DIR).is_dir():
         raise ValueError(
-            f"{directory} has no evaluation stage yet ({EVALUATION_DIR}/runs): resume 'ppo-variants tune', or report the "
-            f"tuning stage alone with 'ppo-variants report {directory / TUNING_DIR}' (one row per configuration)"
+            f"{directory} has no evaluation stage yet ({EVALUATION_DIR}/{RUNS_DIR}): resume 'ppo-variants tune', or report "
+            f"the tuning stage alone with 'ppo-variants report {directory / TUNING_DIR}' (one row per configuration)"
         )
     tuning, evaluation = load_records(directory / TUNING_DIR), load_records(directory / EVALUATION_DIR)
     tuning_scores = run_scores(tuning, select, final_k, diverged)

@@ -1,9 +1,9 @@
 """
 Synthetic run records following docs/records.md, for tests, benchmarks and trying the report without training.
+
+Run ids, configuration ids and labels are made by the functions of ``sb3_ppo_variants.records`` that the runner uses.
 """
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
-from sb3_ppo_variants.records import EPISODE_COLUMNS, FINAL_STATUSES, RecordTables, write_record
+from sb3_ppo_variants.records import EPISODE_COLUMNS, FINAL_STATUSES, RecordTables, config_id, label, run_id, write_record
 
 # What a synthetic run may be: its record is written with a final status, or without one
 SYNTHETIC_STATUSES = (*FINAL_STATUSES, "incomplete")
@@ -46,16 +46,16 @@ def make_records(
     :return: the records, as ``load_records`` would return them
     """
     statuses = dict(statuses or {})
-    bad = {run_id: status for run_id, status in statuses.items() if status not in SYNTHETIC_STATUSES}
+    bad = {run: status for run, status in statuses.items() if status not in SYNTHETIC_STATUSES}
     if bad:
         raise ValueError(f"statuses values must be in {list(SYNTHETIC_STATUSES)}, got {bad}")
     if n_evals < 2 or updates_per_eval < 1:
         raise ValueError(f"n_evals must be >= 2 and updates_per_eval >= 1, got {n_evals} and {updates_per_eval}")
     rng = np.random.default_rng(seed)
     keys = [(env, variant, s) for env in envs for variant in variants for s in range(n_seeds)]
-    run_ids = np.array([f"{env}__{variant}__seed{s}" for env, variant, s in keys])
+    run_ids = np.array([run_id(env, variant, s) for env, variant, s in keys])
     drawn = np.where(rng.random(len(keys)) < diverged_fraction, "diverged", "ok")
-    status = np.array([statuses.get(run_id, default) for run_id, default in zip(run_ids, drawn, strict=True)])
+    status = np.array([statuses.get(run, default) for run, default in zip(run_ids, drawn, strict=True)])
     steps = np.arange(n_evals) * eval_freq
     low = np.array([RANDOM_SCORES.get(env, 0.0) for env, _, _ in keys])
     high = np.array([REFERENCE_SCORES.get(env, 100.0) for env, _, _ in keys])
@@ -130,12 +130,11 @@ def _flat_records(
     runs, evals = [], []
     for configuration in configurations:
         identity = {key: value for key, value in configuration.items() if key != "scores"}
-        run_prefix = "__".join(str(part) for part in (identity["env_id"], identity["variant"], identity["config_id"]) if part)
         for i, score in enumerate(configuration["scores"]):
             failed = math.isnan(score)
-            run_id = f"{run_prefix}__seed{first_seed + i}"
+            run = run_id(identity["env_id"], identity["variant"], first_seed + i, identity["config_id"])
             runs.append(
-                {"run_id": run_id, "algo": identity["variant"], "seed": first_seed + i}
+                {"run_id": run, "algo": identity["variant"], "seed": first_seed + i}
                 | identity
                 | {
                     "status": "failed" if failed else "ok",
@@ -148,7 +147,7 @@ def _flat_records(
             steps = [0] if failed else [t * eval_freq for t in range(n_evals)]
             evals += [
                 {
-                    "run_id": run_id,
+                    "run_id": run,
                     "timesteps": t,
                     "mean_return": 0.0 if failed else score,
                     "std_return": 0.0,
@@ -164,18 +163,6 @@ def _flat_records(
     )
 
 
-def sweep_label(variant: str, sweep: Mapping[str, object]) -> str:
-    """
-    The synthetic label of a configuration, ``variant[key=value,...]`` over the sorted swept keys, the variant alone
-    without a sweep.
-
-    :param variant: the variant entry name
-    :param sweep: the swept values
-    :return: the label
-    """
-    return f"{variant}[{','.join(f'{key}={sweep[key]}' for key in sorted(sweep))}]" if sweep else variant
-
-
 def make_sweep_records(
     configurations: Sequence[tuple[str, str, Mapping[str, object], Sequence[float]]],
     first_seed: int = 0,
@@ -187,8 +174,9 @@ def make_sweep_records(
     Records of a sweep's configurations with known scores: every run's evaluation curve is flat at its score, so that
     its AUC and its final return both equal it.
 
-    A configuration's ``config_id`` is a short hash of its environment, variant and resolved hyperparameters,
-    its label ``sweep_label(variant, sweep)``; an entry without a sweep has no ``config_id`` (NaN) and its variant as label.
+    A configuration's ``config_id`` and label are the runner's (``records.config_id`` of its environment, its variant as
+    the class and its resolved hyperparameters; ``records.label``); an entry without a sweep has no ``config_id`` (NaN)
+    and its variant as label.
 
     :param configurations: ``(env_id, variant, sweep, scores)`` per configuration: ``sweep`` the dict of its swept
         values (``{}`` for an entry without a sweep), ``scores`` one per seed (numbered from ``first_seed``), NaN for a
@@ -204,13 +192,12 @@ def make_sweep_records(
     entries = []
     for env_id, variant, sweep, scores in configurations:
         resolved = base | dict(sweep)
-        digest = hashlib.sha256(json.dumps([env_id, variant, resolved], sort_keys=True).encode()).hexdigest()[:8]
         entries.append(
             {
                 "env_id": env_id,
                 "variant": variant,
-                "config_id": digest if sweep else None,
-                "label": sweep_label(variant, sweep),
+                "config_id": config_id(env_id, variant, resolved) if sweep else None,
+                "label": label(variant, sweep),
                 "sweep": dict(sweep),
                 "hyperparameters": resolved,
                 "scores": scores,
@@ -266,7 +253,7 @@ def write_records(records: RecordTables, directory: str | Path, experiment: str 
     """
     directory = Path(directory)
     tables = {
-        name: {run_id: rows.drop(columns="run_id").to_dict("records") for run_id, rows in table.groupby("run_id")}
+        name: {run: rows.drop(columns="run_id").to_dict("records") for run, rows in table.groupby("run_id")}
         for name, table in (("evals", records.evals), ("train", records.train), ("episodes", records.episodes))
     }
     for run in records.runs.itertuples(index=False):
@@ -291,7 +278,7 @@ def write_records(records: RecordTables, directory: str | Path, experiment: str 
         if run.status != "incomplete":
             status = {
                 "status": run.status,
-                "error": run.error,
+                "error": None if pd.isna(run.error) else run.error,
                 "diverged_at_update": None if run.diverged_at_update is None else int(run.diverged_at_update),
                 "timesteps": int(run.timesteps),
                 "wall_time_s": float(run.wall_time_s),

@@ -40,6 +40,16 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def local_workers(workers: int | None) -> int:
+    """
+    Return the number of runs to execute at once on this machine: ``workers``, at most one per core.
+
+    :param workers: the number asked for, or None for one per core
+    :return: the number of worker processes
+    """
+    return min(workers or default_workers(), default_workers())
+
+
 def _run_serial(tasks: list[Task]) -> Iterator[RunRecord]:
     for task in tasks:
         yield from run_task(*task)
@@ -198,7 +208,7 @@ def _run_ray(tasks: list[Task], workers: int | None, address: str | None) -> Ite
     if started:
         ray.init(
             address=address,
-            num_cpus=workers if address is None else None,
+            num_cpus=local_workers(workers) if address is None else None,
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
@@ -258,8 +268,8 @@ def execute(
 
     :param configs: the runs
     :param backend: ``local`` (a process pool; ``workers=1`` runs in this process) or ``ray``
-    :param workers: parallel runs; default one per core (for Ray: the cores of the local Ray instance it starts,
-        ignored with ``address``, where the cluster's CPUs decide)
+    :param workers: parallel runs, at most one per core (``local_workers``); default one per core (for Ray: the cores
+        of the local Ray instance it starts, ignored with ``address``, where the cluster's CPUs decide)
     :param address: address of a running Ray cluster (``ray start --head`` prints it); None starts Ray locally
     :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
     :param engine: ``sb3``, ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
@@ -274,5 +284,5 @@ def execute(
     tasks = [(task, engine, checkpoint_dir) for task in batches]
     if pool is not None:
         return pool.run(tasks)
-    workers = min(workers or default_workers(), max(len(tasks), 1))
+    workers = min(local_workers(workers), max(len(tasks), 1))
     return _run_serial(tasks) if workers == 1 else _run_pool(tasks, workers)

@@ -15,12 +15,13 @@ from typing import TextIO
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.engine import plan_batches, unsupported
+from sb3_ppo_variants.records import EVALUATION_DIR, EXPERIMENT_FILE, TUNING_DIR, claim, locked, pending, prepare, save
 from sb3_ppo_variants.runner import optuna_search
-from sb3_ppo_variants.runner.backends import LocalPool, check_backend, default_workers, execute
+from sb3_ppo_variants.runner.backends import LocalPool, check_backend, execute, local_workers
+from sb3_ppo_variants.runner.check import check_experiment
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import Experiment, load_experiment
-from sb3_ppo_variants.runner.store import pending, prepare, save
-from sb3_ppo_variants.runner.tune import EVALUATION_DIR, TUNING_DIR, stage_two_pairs, write_selected
+from sb3_ppo_variants.runner.tune import stage_two_pairs, write_selected
 
 
 def _seeds(seeds: Sequence[int]) -> str:
@@ -81,9 +82,19 @@ class Progress:
 
 
 MAX_RUNS_WITHOUT_YES = 10_000
+# No command plans more: listing them takes minutes and their records terabytes, and no machine runs them
+MAX_RUNS = 100_000
+# The key of the counts of ``run_experiment`` for the planned runs recorded as failed before and not run again
+FAILED_EARLIER = "failed earlier"
 
 
 def _check_size(n_runs: int, yes: bool) -> None:
+    """Refuse a plan too large to start without ``yes``, or to plan at all, from its size alone (nothing is expanded)."""
+    if n_runs > MAX_RUNS:
+        raise ValueError(
+            f"{n_runs:,} runs planned, more than the {MAX_RUNS:,} any command plans: reduce sweep_samples, the sweep "
+            "axes or the seeds"
+        )
     if n_runs > MAX_RUNS_WITHOUT_YES and not yes:
         raise ValueError(
             f"{n_runs:,} runs planned, more than {MAX_RUNS_WITHOUT_YES:,}: 'ppo-variants list' shows the plan and its "
@@ -91,10 +102,15 @@ def _check_size(n_runs: int, yes: bool) -> None:
         )
 
 
+def _stage_two_runs(experiment: Experiment) -> int:
+    """The runs of a tune file's stage 2: one configuration per (environment, variant) on each evaluation seed."""
+    return len(stage_two_pairs(experiment)) * len(experiment.evaluation_seeds) if experiment.is_tune else 0
+
+
 def _start_pool(stack: contextlib.ExitStack, backend: str, workers: int | None) -> LocalPool | None:
     """The local pool, started before the experiment is validated so that its workers warm up meanwhile."""
-    if backend == "local" and (workers or default_workers()) > 1:
-        return stack.enter_context(contextlib.closing(LocalPool(workers or default_workers())))
+    if backend == "local" and local_workers(workers) > 1:
+        return stack.enter_context(contextlib.closing(LocalPool(local_workers(workers))))
     return None
 
 
@@ -113,6 +129,9 @@ def _run_plan(
     """Execute the planned runs that are not done yet, writing each record as it arrives; ``engine`` is (name, K)."""
     counts: Counter[str] = Counter()
     todo = pending(directory, configs, retry_failed)
+    earlier = 0 if retry_failed else sum(records.run_status(directory, config.run_id)[0] == "failed" for config in configs)
+    if earlier:
+        counts[FAILED_EARLIER] = earlier
     if not quiet:
         done = len(configs) - len(todo)
         sys.stderr.write(f"{directory}: {len(configs)} runs planned, {done} already done, {len(todo)} to run\n")
@@ -150,7 +169,10 @@ def run_experiment(
     :param retry_failed: re-run runs recorded as failed
     :param quiet: no progress line on standard error
     :param yes: start a plan of more than ``MAX_RUNS_WITHOUT_YES`` runs
-    :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``)
+    :return: counts of the statuses of the runs executed now (``ok``, ``diverged``, ``failed``), and under
+        ``FAILED_EARLIER`` the planned runs recorded as failed before that were not run again (without ``retry_failed``)
+    :raises ValueError: for a bad experiment file, a plan too large, or an ``out`` that is a tune directory or in use
+        by another process
     """
     check_backend(backend, workers, address)
     with contextlib.ExitStack() as stack:
@@ -161,11 +183,13 @@ def run_experiment(
                 f"{experiment_file} is a tune file (tuning_seeds and evaluation_seeds): 'ppo-variants tune' runs its two "
                 "stages"
             )
+        _check_size(experiment.n_runs, yes)
+        check_experiment(experiment)
         configs = plan(experiment, only)
-        _check_size(len(configs), yes)
         engine = (experiment.engine, experiment.batch_runs)
         plan_batches(configs, *engine)  # engine = "batched" and a run it cannot serve: refused before anything is created
-        directory = prepare(out if out is not None else Path("runs") / experiment.name, experiment_file)
+        directory = stack.enter_context(locked(claim(out if out is not None else Path("runs") / experiment.name, "run")))
+        prepare(directory, experiment_file, plan(experiment) if only else configs)
         return _run_plan(directory, configs, stack, backend, workers, address, pool, retry_failed, quiet, engine)
 
 
@@ -214,16 +238,17 @@ def tune_experiment(
         experiment = load_experiment(experiment_file)
         if not experiment.is_tune:
             raise ValueError(f"{experiment_file}: tune needs [experiment] tuning_seeds and evaluation_seeds, not seeds")
-        directory = Path(out if out is not None else Path("runs") / experiment.name)
-        if directory.exists() and not directory.is_dir():
-            raise ValueError(f"--out {directory} is a file, not a directory: choose another --out")
         if experiment.search == "tpe":
             optuna_search.check_options(only)
-        tuning = plan(experiment, only)
-        _check_size(len(plan(experiment)) + len(stage_two_pairs(experiment)) * len(experiment.evaluation_seeds), yes)
-        tuning_dir = prepare(directory / TUNING_DIR, experiment_file)
+        _check_size(experiment.n_runs + _stage_two_runs(experiment), yes)
+        check_experiment(experiment)
+        # a TPE search chooses its runs as it goes: no plan is known ahead
+        tuning_plan = [] if experiment.search == "tpe" else plan(experiment)
+        tuning = plan(experiment, only) if only else tuning_plan
         engine = (experiment.engine, experiment.batch_runs)
         plan_batches(tuning, *engine)
+        directory = stack.enter_context(locked(claim(out if out is not None else Path("runs") / experiment.name, "tune")))
+        tuning_dir = prepare(directory / TUNING_DIR, experiment_file, tuning_plan)
         if experiment.search == "tpe":
 
             def run_batch(configs: list[RunConfig]) -> None:
@@ -237,14 +262,16 @@ def tune_experiment(
             counts["tuning"] = _run_plan(
                 tuning_dir, tuning, stack, backend, workers, address, pool, retry_failed, quiet, engine
             )
-            finished = not pending(tuning_dir, plan(experiment))
+            finished = not pending(tuning_dir, tuning_plan)
         if not finished:
             if not quiet:
                 sys.stderr.write(f"{tuning_dir}: tuning runs not finished; stage 2 starts once all are\n")
             return counts
         selected = write_selected(experiment, select_configurations(tuning_dir, select=select), select, directory)
-        evaluation = plan(load_experiment(selected), only)
-        evaluation_dir = prepare(directory / EVALUATION_DIR, selected)
+        selected_experiment = load_experiment(selected)
+        evaluation_plan = plan(selected_experiment)
+        evaluation = plan(selected_experiment, only) if only else evaluation_plan
+        evaluation_dir = prepare(directory / EVALUATION_DIR, selected, evaluation_plan)
         counts["evaluation"] = _run_plan(
             evaluation_dir, evaluation, stack, backend, workers, address, pool, retry_failed, quiet, engine
         )
@@ -261,10 +288,10 @@ def status_table(experiment_dir: str | Path) -> dict[str, list[str]]:
         tuning directory of a TPE search lists the runs of the trials asked so far (``optuna_search.planned_runs``)
     """
     experiment_dir = Path(experiment_dir)
-    if not (experiment_dir / "experiment.toml").exists():
-        raise ValueError(f"{experiment_dir} has no experiment.toml: not an output directory of 'ppo-variants run'")
-    table: dict[str, list[str]] = {status: [] for status in (*records.FINAL_STATUSES, "incomplete", "missing")}
-    experiment = load_experiment(experiment_dir / "experiment.toml")
+    if not (experiment_dir / EXPERIMENT_FILE).exists():
+        raise ValueError(f"{experiment_dir} has no {EXPERIMENT_FILE}: not an output directory of 'ppo-variants run'")
+    table: dict[str, list[str]] = {status: [] for status in (*records.FINAL_STATUSES, "incomplete", records.MISSING)}
+    experiment = load_experiment(experiment_dir / EXPERIMENT_FILE)
     tpe = experiment.search == "tpe"
     for config in optuna_search.planned_runs(experiment, experiment_dir) if tpe else plan(experiment):
         table[records.run_status(experiment_dir, config.run_id)[0]].append(config.run_id)
@@ -338,9 +365,12 @@ def describe_plan(
     :param calibrate: time a short calibration run per (env, variant) to estimate the duration
     :return: the text
     """
+    check_backend("local", workers, None)
     experiment = load_experiment(experiment_file)
+    _check_size(experiment.n_runs + _stage_two_runs(experiment), yes=True)
+    check_experiment(experiment)
     configs = plan(experiment, only)
-    workers = workers or default_workers()
+    workers = local_workers(workers)
     per_run = estimate(experiment, configs) if calibrate and configs else {}
     seeds = "tuning seeds" if experiment.is_tune else "seeds"
     lines = [f"experiment {experiment.name!r} ({experiment.path}): {seeds} {_seeds(experiment.seeds)}"]

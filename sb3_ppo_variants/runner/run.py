@@ -28,10 +28,9 @@ from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalizati
 
 import sb3_ppo_variants
 from sb3_ppo_variants import DivergenceError, get_variant, records
-from sb3_ppo_variants.runner.spec import Experiment, algo_kwargs
-from sb3_ppo_variants.runner.sweep import config_id as sweep_config_id
+from sb3_ppo_variants.runner.resolve import algo_kwargs
+from sb3_ppo_variants.runner.spec import Experiment
 from sb3_ppo_variants.runner.sweep import expand
-from sb3_ppo_variants.runner.sweep import label as sweep_label
 from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
 
 EVAL_SEED_OFFSET = 1_000_000
@@ -168,7 +167,7 @@ def plan(
             draw_keys = (env.env_id, variant.name)
             for swept in expand(axes, experiment.sweep_samples if axes else None, experiment.sweep_seed, draw_keys):
                 hyperparameters = {**base, **swept}
-                config_id = sweep_config_id(env.env_id, variant.algo, hyperparameters) if axes else None
+                config_id = records.config_id(env.env_id, variant.algo, hyperparameters) if axes else None
                 for seed in experiment.seeds if seeds is None else seeds:
                     run_id = records.run_id(env.env_id, variant.name, seed, config_id)
                     if patterns and not any(fnmatch.fnmatchcase(run_id, pattern) for pattern in patterns):
@@ -189,7 +188,7 @@ def plan(
                             normalize=None if env.normalize is None else dict(env.normalize),
                             hyperparameters=hyperparameters,
                             config_id=config_id,
-                            label=sweep_label(variant.name, swept),
+                            label=records.label(variant.name, swept),
                             sweep=swept,
                             vec_env=env.vec_env,
                         )

@@ -22,7 +22,6 @@ clip_range = 0.1          # overrides the env's hyperparameters
 
 import importlib
 import inspect
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,26 +36,14 @@ else:
 
 import gymnasium as gym
 from stable_baselines3 import PPO
-from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import VecEnv
-from torch import nn
 
 from sb3_ppo_variants import VARIANTS, get_variant
 from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
-from sb3_ppo_variants.runner.sweep import Axis, parse_axis
+from sb3_ppo_variants.runner.resolve import algo_kwargs
+from sb3_ppo_variants.runner.sweep import Axis, parse_axis, sweep_size
 from sb3_ppo_variants.vec_envs import VEC_ENVS, envpool_has
 
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "clip_range_high", "kl_coef", "value_learning_rate")
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "leaky_relu": nn.LeakyReLU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-}
 EXPERIMENT_KEYS = (
     "name",
     "seeds",
@@ -174,6 +161,7 @@ class Experiment:
     :param search_batch: trials a TPE search asks for at a time per (environment, variant)
     :param engine: ``sb3`` (each run its SB3 class's ``learn``), ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
     :param batch_runs: the largest number of runs the engine trains in one batch
+    :param tables: the file's TOML tables as written (comments aside), e.g. to write a file derived from it
     """
 
     name: str
@@ -190,11 +178,28 @@ class Experiment:
     search_batch: int = 4
     engine: str = "sb3"
     batch_runs: int = DEFAULT_BATCH_RUNS
+    tables: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_tune(self) -> bool:
         """Whether this is a tune file (``tuning_seeds`` and ``evaluation_seeds``), run by ``ppo-variants tune``."""
         return self.evaluation_seeds is not None
+
+    def n_configurations(self, env: EnvSpec, variant: VariantSpec) -> int:
+        """
+        The number of configurations of a variant on an environment, counted from the axes without expanding them.
+
+        :param env: an environment of the experiment
+        :param variant: a variant entry of the experiment
+        :return: 1 without sweep axes, else the grid's size or ``sweep_samples``
+        """
+        axes = {**env.sweep, **variant.sweep}
+        return sweep_size(axes, self.sweep_samples if axes else None)
+
+    @property
+    def n_runs(self) -> int:
+        """The number of runs ``plan`` lists (for a tune file, stage 1's), counted without expanding the sweeps."""
+        return len(self.seeds) * sum(self.n_configurations(env, variant) for env in self.envs for variant in self.variants)
 
 
 def algo_arguments(algo: str) -> tuple[str, ...]:
@@ -210,59 +215,6 @@ def algo_arguments(algo: str) -> tuple[str, ...]:
             break
         names |= set(inspect.signature(klass.__init__).parameters)
     return tuple(sorted(names - set(EXCLUDED_ALGO_KEYS)))
-
-
-def parse_value(key: str, value: Any) -> Any:
-    """
-    Resolve the strings of a file that stand for something else: rl-zoo's ``"lin_<start>"`` (an SB3 linear schedule
-    from ``start`` to 0) for the arguments in ``SCHEDULE_KEYS``, ``"none"`` for None (TOML has no null; e.g.
-    ``kl_target = "none"``, a fixed β) and ``batch_size = "full"`` (one minibatch holding the whole rollout). Other
-    strings pass unchanged, for the class to validate (e.g. ``kl_estimator = "k3"``); Python is never evaluated.
-
-    :param key: the argument name, for the error message
-    :param value: the value from the file
-    :return: a schedule, None for ``"none"`` or a full batch, or ``value`` unchanged
-    :raises ValueError: for a string that is not ``'lin_<start>'`` given to an argument of ``SCHEDULE_KEYS``
-    """
-    if not isinstance(value, str):
-        return value
-    if value == "none" or (key == "batch_size" and value == "full"):
-        return None
-    if key not in SCHEDULE_KEYS:
-        return value
-    match = re.fullmatch(r"lin_([0-9.]+(?:[eE][-+]?[0-9]+)?)", value)
-    if match is None:
-        raise ValueError(f"`{key}` = {value!r}: a schedule is written 'lin_<start>' (linear from <start> to 0)")
-    return LinearSchedule(float(match.group(1)), 0.0, 1.0)
-
-
-def parse_policy_kwargs(value: Mapping[str, Any]) -> dict[str, Any]:
-    """
-    Resolve ``activation_fn`` names to torch modules; the rest passes through.
-
-    :param value: policy_kwargs from the file
-    :return: policy_kwargs for SB3
-    """
-    kwargs = dict(value)
-    if "activation_fn" in kwargs:
-        name = kwargs["activation_fn"]
-        if name not in ACTIVATIONS:
-            raise ValueError(f"`policy_kwargs.activation_fn` = {name!r}: allowed values are {sorted(ACTIVATIONS)}")
-        kwargs["activation_fn"] = ACTIVATIONS[name]
-    return kwargs
-
-
-def algo_kwargs(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-    """
-    Turn hyperparameters as written in a file into keyword arguments of a variant class.
-
-    :param hyperparameters: argument name -> value from the file
-    :return: keyword arguments with schedules and policy_kwargs resolved
-    """
-    kwargs = {key: parse_value(key, value) for key, value in hyperparameters.items() if key != "policy_kwargs"}
-    if "policy_kwargs" in hyperparameters:
-        kwargs["policy_kwargs"] = parse_policy_kwargs(hyperparameters["policy_kwargs"])
-    return kwargs
 
 
 def _fail(path: Path, where: str, message: str) -> SpecError:
@@ -327,7 +279,7 @@ def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:
         env_id=env_id,
         total_timesteps=_require(path, where, table, "total_timesteps", int),
         n_envs=_require(path, where, {"n_envs": 1, **table}, "n_envs", int),
-        policy=_require(path, where, {"policy": "MlpPolicy", **table}, "policy", str, positive=False),
+        policy=_parse_policy(path, where, table.get("policy", "MlpPolicy")),
         normalize=_parse_normalize(path, where, table.get("normalize", False)),
         hyperparameters=hyperparameters,
         sweep=_parse_sweep(path, where, table.get(SWEEP_KEY)),
@@ -345,6 +297,12 @@ def _parse_vec_env(path: Path, where: str, env_id: str, value: Any) -> str:
             raise _fail(path, where, str(error)) from error
         if not has:
             raise _fail(path, where, f"envpool has no task {env_id!r} (envpool.list_all_envs() lists its tasks)")
+    return value
+
+
+def _parse_policy(path: Path, where: str, value: Any) -> str:
+    if value not in PPO.policy_aliases:
+        raise _fail(path, where, f"'policy' must be one of {sorted(PPO.policy_aliases)}, got {value!r}")
     return value
 
 
@@ -386,10 +344,11 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     )
 
 
-def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv, random_search: bool) -> None:
+def _check_pair(path: Path, env: EnvSpec, variant: VariantSpec, random_search: bool) -> None:
     """
-    Construct the (env, variant) model: the class validates every argument, SB3 builds the policy. With sweep axes, once
-    per value of each axis (each distribution's bounds), the other axes at their first value.
+    The keys and values of a variant on an environment, as the file writes them: every key an argument of the class,
+    every value (and every value of every axis) one that resolves (``resolve.algo_kwargs``). Whether the class accepts
+    them together is ``check.check_experiment``'s job.
     """
     where = f"[envs.{env.env_id}] with [variants.{variant.name}]"
     hyperparameters = variant.hyperparameters(env)
@@ -405,18 +364,13 @@ def _check_run(path: Path, env: EnvSpec, variant: VariantSpec, vec_env: VecEnv, 
     if distributions and not random_search:
         raise _fail(path, where, f"{distributions} are distributions: a random search needs [experiment] sweep_samples")
     _check_keys(path, where, {**hyperparameters, **axes}, algo_arguments(variant.algo))
-    first = {key: axis.endpoints()[0] for key, axis in axes.items()}
-    candidates = [({}, first)] + [
-        ({key: value}, {**first, key: value}) for key, axis in axes.items() for value in axis.endpoints()[1:]
-    ]
-    for changed, swept in candidates:
-        context = "".join(f" with {key} = {value!r}" for key, value in (changed or first).items())
-        try:
-            get_variant(variant.algo)(env.policy, vec_env, device="cpu", **algo_kwargs({**hyperparameters, **swept}))
-        except (TypeError, ValueError) as error:
-            raise _fail(path, where + context, str(error)) from error
-        except Exception as error:  # e.g. policy_kwargs that only fail while SB3 builds the networks
-            raise _fail(path, where + context, f"building the model failed: {type(error).__name__}: {error}") from error
+    try:
+        algo_kwargs(hyperparameters)
+        for key, axis in axes.items():
+            for value in axis.endpoints():
+                algo_kwargs({key: value})
+    except (TypeError, ValueError) as error:
+        raise _fail(path, where, str(error)) from error
 
 
 def _parse_seeds(path: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
@@ -503,7 +457,8 @@ def _parse_engine(path: Path, meta: Mapping[str, Any]) -> str:
 
 def load_experiment(path: str | Path) -> Experiment:
     """
-    Read and validate an experiment file.
+    Read an experiment file and validate its keys and values, one by one; no model is built (whether the class accepts
+    each configuration is checked by ``sb3_ppo_variants.runner.check.check_experiment``).
 
     :param path: the TOML file
     :return: the experiment
@@ -538,7 +493,10 @@ def load_experiment(path: str | Path) -> Experiment:
             raise _fail(path, f"[variants.{variant.name}.envs]", f"{unknown} are not environments of this file")
     search, search_batch = _parse_search(path, meta, tune=evaluation_seeds is not None)
     sweep_samples, sweep_seed = _parse_random_search(path, meta, envs, variants)
-    experiment = Experiment(
+    for env in envs:
+        for variant in variants:
+            _check_pair(path, env, variant, random_search=sweep_samples is not None)
+    return Experiment(
         name=name,
         path=path,
         seeds=seeds,
@@ -553,14 +511,5 @@ def load_experiment(path: str | Path) -> Experiment:
         search_batch=search_batch,
         engine=_parse_engine(path, meta),
         batch_runs=_require(path, "[experiment]", {"batch_runs": DEFAULT_BATCH_RUNS, **meta}, "batch_runs", int),
+        tables=data,
     )
-    for env in experiment.envs:
-        try:
-            vec_env = make_vec_env(env.env_id, n_envs=env.n_envs)
-        except gym.error.DependencyNotInstalled as error:
-            extra = " (MuJoCo tasks: pip install 'sb3-ppo-variants[mujoco]')" if "mujoco" in str(error).lower() else ""
-            raise _fail(path, f"[envs.{env.env_id}]", f"{error}{extra}") from error
-        for variant in experiment.variants:
-            _check_run(path, env, variant, vec_env, random_search=sweep_samples is not None)
-        vec_env.close()
-    return experiment

@@ -16,16 +16,19 @@ A configuration's id is a hash of its resolved hyperparameters, so the same sett
 label names the variant and its swept values, e.g. ``pg[learning_rate=0.003]``.
 """
 
-import hashlib
 import itertools
 import json
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from sb3_ppo_variants.runner.resolve import canonical
+
+__all__ = ["DISTRIBUTIONS", "Axis", "expand", "parse_axis", "sweep_size"]
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "choice")
 
@@ -105,59 +108,48 @@ def parse_axis(key: str, value: Any) -> Axis:
 
 
 def _distinct(key: str, values: list[Any]) -> tuple[Any, ...]:
+    """The values, unless two of them resolve to the same setting (``1`` and ``1.0``, ``"lin_1e-3"`` and ``"lin_0.001"``)."""
     if not values:
         raise ValueError(f"sweep axis {key!r} must have at least one value")
-    canonical = [json.dumps(value, sort_keys=True) for value in values]
-    duplicates = sorted({text for text in canonical if canonical.count(text) > 1})
+    resolved = [json.dumps(canonical(key, value), sort_keys=True) for value in values]
+    pairs = itertools.combinations(range(len(values)), 2)
+    duplicates = [f"{values[i]!r} and {values[j]!r}" for i, j in pairs if resolved[i] == resolved[j]]
     if duplicates:
-        raise ValueError(f"sweep axis {key!r} has duplicate values: {', '.join(duplicates)}")
+        raise ValueError(f"sweep axis {key!r} has duplicate values (equal once resolved): {', '.join(duplicates)}")
     return tuple(values)
+
+
+def sweep_size(axes: Mapping[str, Axis], samples: int | None = None) -> int:
+    """
+    The number of configurations ``expand`` yields, computed from the axes without expanding them.
+
+    :param axes: key -> axis
+    :param samples: number of random configurations, or None for the grid
+    :return: the product of the axes' lengths for a grid, ``samples`` for a random search, 1 without axes
+    """
+    if not axes:
+        return 1
+    return samples if samples is not None else math.prod(len(axis.values) for axis in axes.values())
 
 
 def expand(
     axes: Mapping[str, Axis], samples: int | None = None, seed: int = 0, keys: tuple[str, ...] = ()
-) -> list[dict[str, Any]]:
+) -> Iterator[dict[str, Any]]:
     """
-    The swept values of every configuration: the grid (cartesian product, keys in sorted order, values in file order),
-    or ``samples`` random draws.
+    The swept values of every configuration, one at a time: the grid (cartesian product, keys in sorted order, values in
+    file order), or ``samples`` random draws. Lazy, so that a sweep's size (``sweep_size``) is checked before it is built.
 
     :param axes: key -> axis
     :param samples: number of random configurations, or None for the grid
     :param seed: seed of the random draws
     :param keys: strings that make the draws of one (environment, variant) independent of the others' (e.g. their names)
-    :return: one dict of swept values per configuration; ``[{}]`` without axes
+    :return: an iterator over one dict of swept values per configuration; one ``{}`` without axes
     """
     names = sorted(axes)
     if samples is None:
-        return [dict(zip(names, values, strict=True)) for values in itertools.product(*(axes[name].values for name in names))]
+        for values in itertools.product(*(axes[name].values for name in names)):
+            yield dict(zip(names, values, strict=True))
+        return
     rng = np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
-    return [{name: axes[name].draw(rng) for name in names} for _ in range(samples)]
-
-
-def config_id(env_id: str, algo: str, hyperparameters: Mapping[str, Any]) -> str:
-    """
-    A stable id of a configuration: a hash of the environment, the class and the hyperparameters as written.
-
-    :param env_id: the environment
-    :param algo: the registry name of the class
-    :param hyperparameters: the resolved hyperparameters (values as written in the file)
-    :return: 10 hexadecimal characters
-    """
-    text = json.dumps({"env_id": env_id, "algo": algo, "hyperparameters": hyperparameters}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
-
-
-def label(variant: str, swept: Mapping[str, Any]) -> str:
-    """
-    A readable name of a configuration: the variant and its swept values, e.g. ``pg[learning_rate=0.003]``.
-
-    :param variant: the variant entry's name
-    :param swept: the swept values
-    :return: the label; the variant's name when nothing is swept
-    """
-    if not swept:
-        return variant
-    values = ",".join(
-        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(swept.items())
-    )
-    return f"{variant}[{values}]"
+    for _ in range(samples):
+        yield {name: axes[name].draw(rng) for name in names}

@@ -1,6 +1,8 @@
 """
 The two stages of ``ppo-variants tune``: the directory layout and ``selected.toml``, the file that carries the winners of
-stage 1 to stage 2 as a plain experiment file anyone can run again.
+stage 1 to stage 2 as a plain experiment file anyone can run again, written from the tune file's tables as parsed
+(``Experiment.tables``). The names are those of ``sb3_ppo_variants.records`` (``TUNING_DIR``, ``SELECTED_FILE``,
+``EVALUATION_DIR``):
 
 ```
 OUT/tuning/         stage 1: every configuration on the tuning seeds (an ordinary output directory)
@@ -12,23 +14,15 @@ OUT/evaluation/     stage 2: the run of selected.toml
 import json
 import math
 import re
-import sys
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 import pandas as pd
 
 from sb3_ppo_variants.fileio import write_atomic
+from sb3_ppo_variants.records import SELECTED_FILE, TUNING_DIR
 from sb3_ppo_variants.runner.spec import ENV_OVERRIDES_KEY, SWEEP_KEY, Experiment
 
-TUNING_DIR = "tuning"
-EVALUATION_DIR = "evaluation"
-SELECTED_FILE = "selected.toml"
 METRIC_NAMES = {"auc": "the area under the evaluation curve", "final": "the final return (mean of the last 3 evaluations)"}
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -105,7 +99,7 @@ def selected_toml(experiment: Experiment, selection: pd.DataFrame, select: str) 
     :return: the file's text
     :raises ValueError: when an (environment, variant) has no winner (none of its tuning runs completed)
     """
-    raw = tomllib.loads(experiment.path.read_text(encoding="utf-8"))
+    raw = experiment.tables
     winners = {(row.env_id, row.variant): row for row in selection.itertuples(index=False)}
     missing = [pair for pair in stage_two_pairs(experiment) if pair not in winners]
     if missing:
