@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("optuna")
 
 import optuna
-from sb3_ppo_variants.runner.store import pending, save
 
 from sb3_ppo_variants import records
 from sb3_ppo_variants.analysis import build_sweep_report
 from sb3_ppo_variants.cli import main
+from sb3_ppo_variants.records import pending, save
 from sb3_ppo_variants.runner import SpecError, load_experiment, tune_experiment
 from sb3_ppo_variants.runner import optuna_search as tpe
 from sb3_ppo_variants.runner.backends import execute

@@ -23,7 +23,8 @@ from typing import Any
 import gymnasium as gym
 from stable_baselines3 import PPO
 
-from sb3_ppo_variants import VARIANTS, get_variant
+from sb3_ppo_variants import VARIANTS, get_variant, records
+from sb3_ppo_variants.runner.check import check_experiment
 from sb3_ppo_variants.runner.spec import ACTIVATIONS, RUN_KEYS, algo_arguments, load_experiment
 from sb3_ppo_variants.runner.tune import toml_key, toml_table
 
@@ -212,6 +213,8 @@ def compare_toml(env_id: str, variants: list[str], seeds: int, timesteps: int, d
                 "seeds": list(range(seeds)),
                 "eval_freq": max(timesteps // EVALUATIONS, rollout),
                 "eval_episodes": EVAL_EPISODES,
+                # the batched engine where it can train the runs, the SB3 classes otherwise
+                "engine": "auto",
             },
         ),
         *toml_table(f"[envs.{toml_key(env_id)}]", {"total_timesteps": timesteps, **defaults.hyperparameters}),
@@ -244,11 +247,12 @@ def prepare_comparison(
     defaults = env_defaults(env_id)
     text = compare_toml(env_id, names, seeds, steps, defaults)
     with tempfile.TemporaryDirectory() as scratch:  # validated before anything is created
-        check = Path(scratch) / "experiment.toml"
+        check = Path(scratch) / records.EXPERIMENT_FILE
         check.write_text(text, encoding="utf-8")
         experiment = load_experiment(check)
+        check_experiment(experiment)
     directory = Path(out if out is not None else Path("runs") / experiment.name)
-    path = directory / "experiment.toml"
+    path = directory / records.EXPERIMENT_FILE
     if path.exists() and path.read_text(encoding="utf-8") != text:
         raise ValueError(f"--out {directory} holds another experiment.toml: choose another --out, or delete it to start over")
     directory.mkdir(parents=True, exist_ok=True)

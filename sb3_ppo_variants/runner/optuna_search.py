@@ -48,10 +48,9 @@ import numpy as np
 
 from sb3_ppo_variants.analysis.stats import iqm
 from sb3_ppo_variants.analysis.sweeps import run_scores
-from sb3_ppo_variants.records import load_records
+from sb3_ppo_variants.records import load_records, pending
 from sb3_ppo_variants.runner.run import RunConfig, plan
 from sb3_ppo_variants.runner.spec import EnvSpec, Experiment, VariantSpec
-from sb3_ppo_variants.runner.store import pending
 from sb3_ppo_variants.runner.sweep import Axis
 
 STUDY_FILE = "study.db"
