@@ -25,7 +25,8 @@ from stable_baselines3 import PPO
 
 from sb3_ppo_variants import VARIANTS, get_variant, records
 from sb3_ppo_variants.runner.check import check_experiment
-from sb3_ppo_variants.runner.spec import ACTIVATIONS, RUN_KEYS, algo_arguments, load_experiment
+from sb3_ppo_variants.runner.resolve import ACTIVATIONS
+from sb3_ppo_variants.runner.spec import RUN_KEYS, algo_arguments, load_experiment
 from sb3_ppo_variants.runner.tune import toml_key, toml_table
 
 EVALUATIONS = 20
