@@ -24,9 +24,10 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_ppo_variants.objectives import Constant, sample_mean
-from sb3_ppo_variants.validation import ArgumentError, check_number
+from sb3_ppo_variants.validation import ArgumentError, check_choice, check_number
 
 SelfVariantPPO = TypeVar("SelfVariantPPO", bound="VariantPPO")
+STOP_SCOPES = ("update", "policy")
 
 
 @dataclass
@@ -182,6 +183,10 @@ class VariantPPO(PPO):
     construction with ``ArgumentError`` (a ``ValueError``) or ``TypeError`` naming the argument, and one extension:
 
     :param batch_size: minibatch size, or None for the whole rollout (``n_steps * n_envs``) in one minibatch
+    :param stop_scope: what an early stop (:meth:`early_stop`: ``target_kl``, ESPO's rule) ends: ``"update"`` (SB3's
+        ``target_kl``: no more gradient steps in this update) or ``"policy"`` (as Spinning Up's early stop: the policy's
+        steps end, and the remaining minibatches of every epoch take gradient steps on ``vf_coef * value_loss`` alone,
+        which moves only the parameters the value function uses; ``train/value_steps_after_stop`` counts them)
 
     Subclasses implement :meth:`policy_objective` and may override :meth:`early_stop` (end an update before a
     minibatch's gradient step), :meth:`total_loss` (combine the policy, entropy and value losses) and
@@ -216,8 +221,10 @@ class VariantPPO(PPO):
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         target_kl: float | None = None,
+        stop_scope: str = "update",
         **kwargs: Any,
     ) -> None:
+        check_choice("stop_scope", stop_scope, STOP_SCOPES)
         check_number("learning_rate", learning_rate, low=0, schedule=True)
         check_number("n_steps", n_steps, low=1, low_open=False, integer=True)
         check_number("batch_size", batch_size, low=1 if normalize_advantage else 0, integer=True, optional=True)
@@ -236,6 +243,7 @@ class VariantPPO(PPO):
                 f"`n_steps * n_envs` must be >= 2 when `normalize_advantage=True`, got n_steps={n_steps}, n_envs={n_envs}"
             )
         self.rollout_policy: ActorCriticPolicy | None = None
+        self.stop_scope = stop_scope
         super().__init__(
             policy,
             env,
@@ -433,32 +441,37 @@ class VariantPPO(PPO):
         statistics = UpdateStatistics()
 
         continue_training = True
+        # with stop_scope = "policy", the value function's steps go on after the policy's stop
+        policy_stopped = False
+        value_steps_after_stop = 0
         # train for n_epochs epochs
         for epoch in range(self.n_epochs):
-            statistics.start_epoch()
+            if not policy_stopped:
+                statistics.start_epoch()
             # Do a complete pass on the rollout buffer
             for minibatch, rollout_data in enumerate(self.rollout_buffer.get(self.batch_size)):
                 actions = self._actions_for_policy(rollout_data.actions)
 
                 values, log_prob, entropy, distribution = self._evaluate_actions(rollout_data.observations, actions)
                 values = values.flatten()
-                # Normalize advantage
-                advantages = rollout_data.advantages
-                # Normalization does not make sense if mini batchsize == 1, see GH issue #325
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                if not policy_stopped:
+                    # Normalize advantage
+                    advantages = rollout_data.advantages
+                    # Normalization does not make sense if mini batchsize == 1, see GH issue #325
+                    if self.normalize_advantage and len(advantages) > 1:
+                        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-                # The policy objective: the hook
-                batch = self._policy_batch(
-                    rollout_data.observations,
-                    actions,
-                    log_prob,
-                    rollout_data.old_log_prob,
-                    advantages,
-                    clip_range,
-                    distribution,
-                )
-                policy_loss, objective_stats = self.policy_objective(batch)
+                    # The policy objective: the hook
+                    batch = self._policy_batch(
+                        rollout_data.observations,
+                        actions,
+                        log_prob,
+                        rollout_data.old_log_prob,
+                        advantages,
+                        clip_range,
+                        distribution,
+                    )
+                    policy_loss, objective_stats = self.policy_objective(batch)
 
                 if self.clip_range_vf is None:
                     # No clipping
@@ -471,6 +484,10 @@ class VariantPPO(PPO):
                     )
                 # Value loss using the TD(gae_lambda) target
                 value_loss = F.mse_loss(rollout_data.returns, values_pred)
+                if policy_stopped:
+                    self._gradient_step(self.vf_coef * value_loss)
+                    value_steps_after_stop += 1
+                    continue
 
                 # Entropy loss favor exploration
                 if entropy is None:
@@ -489,18 +506,18 @@ class VariantPPO(PPO):
                 statistics.add((epoch, minibatch), {**losses, **objective_stats, "loss": loss}, log_ratio, approx_kl_div)
 
                 if self.early_stop(batch, approx_kl_div):
-                    continue_training = False
                     statistics.stopped = True
                     if self.verbose >= 1:
                         print(f"Early stopping at step {epoch} due to {type(self).__name__}.early_stop")
-                    break
+                    if self.stop_scope == "update":
+                        continue_training = False
+                        break
+                    policy_stopped = True
+                    self._gradient_step(self.vf_coef * value_loss)
+                    value_steps_after_stop += 1
+                    continue
 
-                # Optimization step
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                # Clip grad norm
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
+                self._gradient_step(loss)
 
             self._n_updates += 1
             if not continue_training:
@@ -514,6 +531,8 @@ class VariantPPO(PPO):
         stats["clip_range"] = float(clip_range)
         if self.clip_range_vf is not None:
             stats["clip_range_vf"] = float(clip_range_vf)
+        if self.stop_scope == "policy":
+            stats["value_steps_after_stop"] = float(value_steps_after_stop)
         stats.update({name: float(value) for name, value in self.after_update(float(clip_range)).items()})
         finite_statistics_or_raise(self.variant_name, self.n_policy_updates, stats, self.policy.named_parameters())
 
@@ -521,6 +540,19 @@ class VariantPPO(PPO):
             self.logger.record(f"train/{name}", value)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.last_update_stats = stats
+
+    def _gradient_step(self, loss: th.Tensor) -> None:
+        """
+        One optimizer step on ``loss``, its gradient's norm clipped to ``max_grad_norm``, as SB3 takes it.
+
+        :param loss: the loss to minimise
+        """
+        # Optimization step
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        # Clip grad norm
+        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
 
     def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
         # The rollout buffer stores discrete actions as floats

@@ -312,19 +312,29 @@ class TRPPO(VariantPPO):
 class ESPO(CPIPPO):
     """
     ESPO, early-stopping policy optimisation (Sun et al. 2022, "You May Not Need Ratio Clipping in PPO"): the unclipped
-    objective E[r Â] of :class:`CPIPPO`, with the update stopped before the first minibatch whose mean ratio deviation
-    E[|r - 1|] exceeds δ. SB3's ``target_kl`` rule still applies when set. The deviation is logged as
+    objective E[r Â] of :class:`CPIPPO`, with the policy's steps stopped before the first minibatch whose mean ratio
+    deviation E[|r - 1|] exceeds δ. SB3's ``target_kl`` rule still applies when set. The deviation is logged as
     ``train/ratio_deviation``, where the update stopped as ``train/stop_epoch`` and ``train/stop_minibatch``.
 
     :param ratio_deviation: δ > 0 (the issue's and paper's default 0.25)
+    :param stop_scope: what the stop ends (see :class:`~sb3_ppo_variants.base.VariantPPO`): ``"update"``, every
+        gradient step of the update as SB3's ``target_kl`` stop, or ``"policy"``, only the policy's, the critic
+        finishing its epochs on the value loss alone
     """
 
     variant_name = "espo"
 
-    def __init__(self, policy: Any, env: GymEnv | str | None, ratio_deviation: float = 0.25, **kwargs: Any):
+    def __init__(
+        self,
+        policy: Any,
+        env: GymEnv | str | None,
+        ratio_deviation: float = 0.25,
+        stop_scope: str = "update",
+        **kwargs: Any,
+    ):
         check_number("ratio_deviation", ratio_deviation, low=0)
         self.ratio_deviation = ratio_deviation
-        super().__init__(policy, env, **kwargs)
+        super().__init__(policy, env, stop_scope=stop_scope, **kwargs)
 
     def policy_objective(self, batch: PolicyBatch) -> tuple[th.Tensor, dict[str, th.Tensor]]:
         loss, stats = super().policy_objective(batch)

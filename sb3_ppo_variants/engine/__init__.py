@@ -62,6 +62,8 @@ def unsupported(config: Any) -> str | None:
 
     if config.policy != "MlpPolicy":
         return f"policy {config.policy!r} (the engine runs MlpPolicy)"
+    if resolved(config, "stop_scope") == "policy":
+        return "stop_scope = 'policy' (the engine ends the whole update at a stop)"
     if resolved(config, "use_sde"):
         return "gSDE (use_sde = true)"
     extra = sorted(set(resolved(config, "policy_kwargs") or {}) - set(POLICY_KWARGS))
