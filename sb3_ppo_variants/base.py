@@ -18,6 +18,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
@@ -234,6 +235,8 @@ class VariantPPO(PPO):
 
     variant_name: ClassVar[str] = "ppo"
     base_algorithm: ClassVar[type[OnPolicyAlgorithm]] = PPO
+    # the evaluation that fits the algorithm (sb3-contrib's passes a maskable model its action masks)
+    evaluate_policy: ClassVar[Callable[..., Any]] = staticmethod(evaluate_policy)
     needs_distributions: bool = False
 
     def __init__(
@@ -379,6 +382,19 @@ class VariantPPO(PPO):
             advantages = buffer.to_torch(buffer.advantages).flatten()
             old_distribution = self._old_distribution(observations, {})
             return self._policy_batch(actions, log_prob, old_log_prob, advantages, clip_range, distribution, old_distribution)
+
+    def _rollout_value_loss(self) -> Callable[[], th.Tensor]:
+        """
+        A function giving the value loss on the whole rollout under the current value function (pg's value steps).
+
+        Call after the update's first ``rollout_buffer.get``.
+
+        :return: the function, differentiable in the value function's parameters
+        """
+        buffer = self.rollout_buffer
+        observations, _ = self._rollout_tensors()
+        returns = buffer.to_torch(buffer.returns).flatten()
+        return lambda: F.mse_loss(returns, self.policy.predict_values(observations).flatten())
 
     def _policy_inputs(self, rollout_data: Any) -> dict[str, Any]:
         """

@@ -30,7 +30,7 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("logclip", {"clip_range": 0.3}),
     ("spo", {}),
     ("trppo", {}),
-    ("espo", {"ratio_deviation": 0.02}),
+    ("espo", {"ratio_deviation": 0.02, "stop_scope": "update"}),
     ("klclip", {}),
     ("dualclip", {}),
     ("rollback", {}),
@@ -116,7 +116,11 @@ def test_an_early_stop_ends_one_run_alone():
     """ESPO with a tiny δ and clip with a tiny target_kl stop in their first epoch; clip beside them takes every step."""
     pairs = [
         _collected(algo, kwargs, "CartPole-v1")
-        for algo, kwargs in [("espo", {"ratio_deviation": 1e-4}), ("clip", {}), ("clip", {"target_kl": 1e-12})]
+        for algo, kwargs in [
+            ("espo", {"ratio_deviation": 1e-4, "stop_scope": "update"}),
+            ("clip", {}),
+            ("clip", {"target_kl": 1e-12}),
+        ]
     ]
     models, twins = [m for m, _ in pairs], [t for _, t in pairs]
     policy = BatchedPolicy([model.policy for model in models])
@@ -183,7 +187,12 @@ def test_a_record_does_not_depend_on_its_batch(env_id: str):
     """Bit for bit: run kl seed 1 alone, and in a batch of four with other objectives and seeds."""
     alone = train_batch([config("kl", 1, env_id)])[0]
     together = train_batch(
-        [config("clip", 0, env_id), config("kl", 1, env_id), config("espo", 2, env_id), config("kl", 3, env_id)]
+        [
+            config("clip", 0, env_id),
+            config("kl", 1, env_id),
+            config("espo", 2, env_id, stop_scope="update"),
+            config("kl", 3, env_id),
+        ]
     )
     assert all(record.status["status"] == "ok" for record in together)
     _same(alone, together[1])
@@ -246,3 +255,9 @@ def test_plan_packs_batches_and_names_what_the_engine_cannot_serve():
     with pytest.raises(ValueError, match=r"cannot train Pendulum-v1__clip__seed0: it does not support gSDE"):
         plan_batches([sde], "batched")
     assert plan_batches(runs, "sb3") == [[run] for run in runs]
+
+
+def test_the_engine_names_stop_scope_policy_as_unsupported():
+    assert unsupported(config("espo", 0)) == "stop_scope = 'policy' (the engine ends the whole update at a stop)"
+    assert unsupported(config("espo", 0, stop_scope="update")) is None
+    assert unsupported(config("clip", 0, target_kl=0.01, stop_scope="policy")) is not None

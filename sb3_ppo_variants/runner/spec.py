@@ -46,6 +46,7 @@ from sb3_ppo_variants import VARIANTS, get_variant
 from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis
+from sb3_ppo_variants.variants import BASES
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "clip_range_high", "kl_coef", "value_learning_rate")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -191,8 +192,9 @@ def algo_arguments(algo: str) -> tuple[str, ...]:
     :param algo: registry name
     :return: sorted argument names
     """
-    names = set(inspect.signature(PPO.__init__).parameters)
-    for klass in get_variant(algo).__mro__:
+    cls = get_variant(algo)
+    names = set(inspect.signature(cls.base_algorithm.__init__).parameters)
+    for klass in cls.__mro__:
         if klass is PPO:
             break
         names |= set(inspect.signature(klass.__init__).parameters)
@@ -345,8 +347,15 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     except ValueError as error:
         raise _fail(path, where, f"variant entry name {error}") from error
     algo = table.get("algo", name)
-    if not isinstance(algo, str) or algo not in VARIANTS:
-        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {sorted(VARIANTS)}")
+    allowed = f"{sorted(VARIANTS)}, or one of them on a base of sb3-contrib, <objective>-{{{'|'.join(BASES[1:])}}}"
+    if not isinstance(algo, str):
+        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {allowed}")
+    try:
+        get_variant(algo)
+    except ValueError as error:
+        raise _fail(path, where, f"'algo': {error}; allowed: {allowed}") from error
+    except ImportError as error:
+        raise _fail(path, where, f"'algo' = {algo!r}: {error}") from error
     env_overrides = table.get(ENV_OVERRIDES_KEY, {})
     if not isinstance(env_overrides, dict) or not all(isinstance(value, dict) for value in env_overrides.values()):
         raise _fail(path, where, f"'{ENV_OVERRIDES_KEY}' must hold one table per environment id, got {env_overrides!r}")
@@ -446,10 +455,15 @@ def _parse_random_search(
     return samples, meta["sweep_seed"]
 
 
-def _parse_engine(path: Path, meta: Mapping[str, Any]) -> str:
+def _parse_engine(path: Path, meta: Mapping[str, Any], variants: tuple[VariantSpec, ...]) -> str:
     engine = meta.get("engine", "sb3")
     if engine not in ENGINES:
         raise _fail(path, "[experiment]", f"'engine' must be one of {list(ENGINES)}, got {engine!r}")
+    contrib = [variant.name for variant in variants if get_variant(variant.algo).base_algorithm is not PPO]
+    if contrib and engine != "sb3":
+        raise _fail(
+            path, "[experiment]", f"'engine' = {engine!r}: the variants {contrib} run on sb3-contrib, allowed: 'sb3' only"
+        )
     return engine
 
 
@@ -500,7 +514,7 @@ def load_experiment(path: str | Path) -> Experiment:
         evaluation_seeds=evaluation_seeds,
         sweep_samples=sweep_samples,
         sweep_seed=sweep_seed,
-        engine=_parse_engine(path, meta),
+        engine=_parse_engine(path, meta, variants),
         batch_runs=_require(path, "[experiment]", {"batch_runs": DEFAULT_BATCH_RUNS, **meta}, "batch_runs", int),
     )
     for env in experiment.envs:
