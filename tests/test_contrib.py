@@ -4,6 +4,7 @@ a small masked task and a small memory task, the recurrent padding never enters 
 runner.
 """
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,23 @@ def test_the_runner_refuses_bad_contrib_algos(tmp_path: Path):
         load_experiment(_experiment(tmp_path, "[variants.clip-maskable]\n", engine="auto"))
     with pytest.raises(SpecError, match=r"unknown key 'use_sde'"):
         load_experiment(_experiment(tmp_path, "[variants.clip-maskable]\nuse_sde = true\n"))
+
+
+def _doc_blocks(language: str) -> list[str]:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "contrib.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_the_docs_examples_run(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    usage, own_objective = _doc_blocks("python")
+    namespace: dict = {}
+    exec(usage.replace(".learn(2_000)", ".learn(128)"), namespace)
+    assert namespace["RecurrentKL"].__name__ == "RecurrentKLPenaltyPPO" and (tmp_path / "kl_lstm.zip").exists()
+    exec(own_objective, namespace)
+    assert "log_ratio_sq" in namespace["model"].last_update_stats
+    (experiment,) = _doc_blocks("toml")
+    (tmp_path / "masked.toml").write_text(experiment)
+    assert [config.algo for config in plan(load_experiment(tmp_path / "masked.toml"))] == ["clip-recurrent"] * 3 + [
+        "logclip-recurrent"
+    ] * 3
