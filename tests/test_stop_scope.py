@@ -3,6 +3,9 @@
 (``"policy"``: the critic takes its remaining steps on the value loss alone).
 """
 
+import re
+from pathlib import Path
+
 import pytest
 import torch as th
 
@@ -67,3 +70,15 @@ def test_defaults_and_validation():
     assert ESPO("MlpPolicy", "CartPole-v1").stop_scope == "policy"  # measured: docs/espo-scope.md
     with pytest.raises(ArgumentError, match=r"`stop_scope` must be one of \('update', 'policy'\), got 'critic'"):
         ESPO("MlpPolicy", "CartPole-v1", stop_scope="critic")
+
+
+def test_the_measurements_critic_table_is_the_records(monkeypatch):
+    root = Path(__file__).resolve().parents[1]
+    (block,) = re.findall(r"```python\n(.*?)```", (root / "docs" / "espo-scope.md").read_text(encoding="utf-8"), re.DOTALL)
+    monkeypatch.chdir(root)
+    namespace: dict = {}
+    exec(block.replace("print(", "table = ("), namespace)
+    table = namespace["table"].round(2)
+    assert len(namespace["rows"]) == 18
+    assert table.loc[("Pendulum-v1", "espo-update"), "explained_variance"] == 0.37
+    assert table.loc[("Pendulum-v1", "espo-policy"), "explained_variance"] == 0.85
