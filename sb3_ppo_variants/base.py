@@ -512,6 +512,10 @@ class VariantPPO(PPO):
         for name, param in self.policy.named_parameters():
             if not th.isfinite(param).all():
                 return f"parameters ({name})"
+        return self._non_finite_action_distribution()
+
+    def _non_finite_action_distribution(self) -> str | None:
+        """What is not finite in the action distribution on the last observations, or None."""
         with th.no_grad():
             features = self.policy.extract_features(obs_as_tensor(self._last_obs, self.device))
             if isinstance(features, tuple):
@@ -532,18 +536,19 @@ class VariantPPO(PPO):
             super().learn, total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar
         )
 
-    def _learn_or_diverge(self: SelfVariantPPO, learn: Callable[..., Any], *args: Any) -> SelfVariantPPO:
+    def _learn_or_diverge(self: SelfVariantPPO, learn: Callable[..., Any], *args: Any, **kwargs: Any) -> SelfVariantPPO:
         """
         Call the base algorithm's ``learn``, a policy whose outputs are not finite raising ``DivergenceError``.
 
         :param learn: the base's ``learn``, bound to this model
-        :param args: its arguments
+        :param args: its positional arguments
+        :param kwargs: its keyword arguments
         :return: this model
         """
         # Parameters can stay finite while the policy's outputs do not (logits of 1e30 - 1e30): torch's distributions
         # then refuse them with a ValueError, in a rollout or within an update, which is the policy diverging.
         try:
-            return learn(*args)
+            return learn(*args, **kwargs)
         except ValueError as error:
             statistic = self._non_finite_policy()
             if statistic is None:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch as th
 from stable_baselines3.common.distributions import Distribution, MultiCategoricalDistribution
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback
+from stable_baselines3.common.type_aliases import GymEnv
 from torch.distributions import Bernoulli, Categorical, Normal
 from torch.nn import functional as F
 
@@ -54,7 +54,7 @@ SelfContribVariantPPO = TypeVar("SelfContribVariantPPO", bound="ContribVariantPP
 
 class ContribVariantPPO(VariantPPO):
     """
-    What both sb3-contrib bases share: the whole rollout as one minibatch of their own buffer, for
+    What both sb3-contrib bases share: their own ``learn``, and the whole rollout as one minibatch of their buffer, for
     :meth:`~sb3_ppo_variants.base.VariantPPO.rollout_batch` (the KL variants' adaptive β) and pg's value steps.
     """
 
@@ -70,6 +70,13 @@ class ContribVariantPPO(VariantPPO):
             return next(iter(self.rollout_buffer.get(None)))
         finally:
             np.random.set_state(state)
+
+    def learn(self: SelfContribVariantPPO, *args: Any, **kwargs: Any) -> SelfContribVariantPPO:
+        """
+        The base's ``learn`` (its arguments: MaskablePPO's take ``use_masking``), a policy whose outputs are not finite
+        raising ``DivergenceError``.
+        """
+        return self._learn_or_diverge(functools.partial(self.base_algorithm.learn, self), *args, **kwargs)
 
     def rollout_batch(self, clip_range: Constant) -> PolicyBatch:
         rollout_data = self._whole_rollout()
@@ -118,21 +125,6 @@ class MaskableVariantPPO(ContribVariantPPO, MaskablePPO):
     def _policy_inputs(self, rollout_data: Any) -> dict[str, Any]:
         return {"action_masks": rollout_data.action_masks}
 
-    def learn(
-        self: SelfContribVariantPPO,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "MaskablePPO",
-        reset_num_timesteps: bool = True,
-        use_masking: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfContribVariantPPO:
-        learn = functools.partial(MaskablePPO.learn, self)
-        return self._learn_or_diverge(
-            learn, total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, use_masking, progress_bar
-        )
-
 
 class RecurrentVariantPPO(ContribVariantPPO, RecurrentPPO):
     """
@@ -167,26 +159,9 @@ class RecurrentVariantPPO(ContribVariantPPO, RecurrentPPO):
         valid = self._valid_samples(rollout_data)
         return Minibatch(**{field.name: select(getattr(sample, field.name), valid) for field in dataclasses.fields(sample)})
 
-    def _non_finite_policy(self) -> str | None:
-        # the action distribution needs the LSTM's states: the parameters only
-        for name, param in self.policy.named_parameters():
-            if not th.isfinite(param).all():
-                return f"parameters ({name})"
+    def _non_finite_action_distribution(self) -> str | None:
+        # it needs the LSTM's states: the parameters alone tell
         return None
-
-    def learn(
-        self: SelfContribVariantPPO,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        log_interval: int = 1,
-        tb_log_name: str = "RecurrentPPO",
-        reset_num_timesteps: bool = True,
-        progress_bar: bool = False,
-    ) -> SelfContribVariantPPO:
-        learn = functools.partial(RecurrentPPO.learn, self)
-        return self._learn_or_diverge(
-            learn, total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar
-        )
 
 
 def select(value: Any, valid: th.Tensor) -> Any:
