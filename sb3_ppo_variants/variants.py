@@ -127,8 +127,9 @@ class VanillaPG(VariantPPO):
 
 def value_parameters(policy: Any) -> list[th.nn.Parameter]:
     """
-    The parameters that only the value function uses: ``mlp_extractor.value_net``, ``value_net`` and, when the policy
-    does not share it, ``vf_features_extractor``. A shared features extractor is left to the policy's optimizer.
+    The parameters that only the value function uses: ``mlp_extractor.value_net``, ``value_net``, when the policy
+    does not share it ``vf_features_extractor``, and a recurrent policy's ``lstm_critic`` or ``critic``. A shared
+    features extractor (or a shared LSTM) is left to the policy's optimizer.
 
     :param policy: an SB3 ``ActorCriticPolicy``
     :return: the parameters
@@ -140,6 +141,10 @@ def value_parameters(policy: Any) -> list[th.nn.Parameter]:
     modules = [policy.mlp_extractor.value_net, policy.value_net]
     if not policy.share_features_extractor:
         modules.append(policy.vf_features_extractor)
+    # sb3-contrib's recurrent policies: the critic's own LSTM, or the linear layer in its place
+    modules += [
+        module for module in (getattr(policy, "lstm_critic", None), getattr(policy, "critic", None)) if module is not None
+    ]
     return [parameter for module in modules for parameter in module.parameters()]
 
 

@@ -222,3 +222,15 @@ def test_the_docs_examples_run(tmp_path: Path, monkeypatch):
     assert [config.algo for config in plan(load_experiment(tmp_path / "masked.toml"))] == ["clip-recurrent"] * 3 + [
         "logclip-recurrent"
     ] * 3
+
+
+@pytest.mark.parametrize("base", ["maskable", "recurrent"])
+def test_pg_fits_its_critic_on_the_whole_rollout_on_both_bases(base: str):
+    env = make_vec_env("MaskedIdentity-v0" if base == "maskable" else "Recall-v0", n_envs=2, seed=0)
+    policy = "MlpPolicy" if base == "maskable" else "MlpLstmPolicy"
+    model = get_variant("pg", base=base)(policy, env, n_steps=64, value_steps=20, value_learning_rate=1e-2, seed=0)
+    critic = [p for name, p in model.policy.named_parameters() if "critic" in name or "value" in name]
+    before = [p.detach().clone() for p in critic]
+    model.learn(128)
+    assert model.last_update_stats["value_loss_fitted"] < model.last_update_stats["value_loss"]
+    assert all(not th.equal(p, q) for p, q in zip(critic, before, strict=True))
