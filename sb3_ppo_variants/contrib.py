@@ -37,6 +37,7 @@ from torch.nn import functional as F
 
 from sb3_ppo_variants.base import Minibatch, PolicyBatch, VariantPPO
 from sb3_ppo_variants.objectives import Constant
+from sb3_ppo_variants.validation import check_choice
 from sb3_ppo_variants.variants import VARIANTS
 
 try:
@@ -100,7 +101,7 @@ class ContribVariantPPO(VariantPPO):
         returns = rollout_data.returns[valid]
         return lambda: F.mse_loss(returns, self._predict_values(rollout_data.observations, inputs).flatten()[valid])
 
-    def _valid_samples(self, rollout_data: Any) -> Any:
+    def _valid_samples(self, rollout_data: Any) -> th.Tensor | slice:
         """
         The samples of a minibatch that are the rollout's (not padding), as an index.
 
@@ -172,8 +173,10 @@ def select(value: Any, valid: th.Tensor) -> Any:
     :param valid: ``[B]`` booleans
     :return: the same kind of value over the valid samples
     """
-    if value is None or isinstance(value, th.Tensor):
-        return None if value is None else value[valid]
+    if value is None:
+        return None
+    if isinstance(value, th.Tensor):
+        return value[valid]
     selected = copy.copy(value)
     if isinstance(value, MultiCategoricalDistribution):
         selected.distribution = [_select_torch(part, valid) for part in value.distribution]
@@ -190,7 +193,7 @@ def _select_torch(distribution: th.distributions.Distribution, valid: th.Tensor)
     raise TypeError(f"cannot select the samples of a {type(distribution).__name__} distribution")
 
 
-BASES: dict[str, type[ContribVariantPPO]] = {"maskable": MaskableVariantPPO, "recurrent": RecurrentVariantPPO}
+BASE_CLASSES: dict[str, type[ContribVariantPPO]] = {"maskable": MaskableVariantPPO, "recurrent": RecurrentVariantPPO}
 
 
 def on_base(objective: type[VariantPPO], base: str) -> type[VariantPPO]:
@@ -201,7 +204,8 @@ def on_base(objective: type[VariantPPO], base: str) -> type[VariantPPO]:
     :param base: ``"maskable"`` or ``"recurrent"``
     :return: the class, registered as ``"<variant_name>-<base>"``
     """
-    base_class = BASES[base]
+    check_choice("base", base, tuple(BASE_CLASSES))
+    base_class = BASE_CLASSES[base]
     name = f"{base.capitalize()}{objective.__name__}"
     doc = f":class:`~{objective.__module__}.{objective.__qualname__}` on :class:`{base_class.__name__}`."
     namespace = {
@@ -214,6 +218,6 @@ def on_base(objective: type[VariantPPO], base: str) -> type[VariantPPO]:
 
 
 CONTRIB_VARIANTS: dict[str, type[VariantPPO]] = {
-    f"{name}-{base}": on_base(cls, base) for base in BASES for name, cls in VARIANTS.items()
+    f"{name}-{base}": on_base(cls, base) for base in BASE_CLASSES for name, cls in VARIANTS.items()
 }
 globals().update({cls.__name__: cls for cls in CONTRIB_VARIANTS.values()})

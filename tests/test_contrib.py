@@ -234,3 +234,11 @@ def test_pg_fits_its_critic_on_the_whole_rollout_on_both_bases(base: str):
     model.learn(128)
     assert model.last_update_stats["value_loss_fitted"] < model.last_update_stats["value_loss"]
     assert all(not th.equal(p, q) for p, q in zip(critic, before, strict=True))
+
+
+def test_on_base_validates_the_base():
+    from sb3_ppo_variants.contrib import on_base
+
+    assert on_base(VARIANTS["spo"], "recurrent").__mro__[1:3] == (VARIANTS["spo"], RecurrentVariantPPO)
+    with pytest.raises(ArgumentError, match=r"`base` must be one of \('maskable', 'recurrent'\), got 'ppo'"):
+        on_base(VARIANTS["spo"], "ppo")
