@@ -194,7 +194,8 @@ def test_the_runner_runs_contrib_algos(tmp_path: Path):
 
 
 def test_the_runner_refuses_bad_contrib_algos(tmp_path: Path):
-    with pytest.raises(SpecError, match=r"contrib.toml: \[variants.clip-masked\]: 'algo'.*allowed: \[.*\], or one of them"):
+    unknown = r"contrib.toml: \[variants.clip-masked\]: unknown algo 'clip-masked'; allowed: \[.*\], or one of them on a base"
+    with pytest.raises(SpecError, match=unknown):
         load_experiment(_experiment(tmp_path, "[variants.clip-masked]\n"))
     with pytest.raises(
         SpecError, match=r"\[experiment\]: 'engine' = 'auto': the variants \['clip-maskable'\] run on sb3-contrib"

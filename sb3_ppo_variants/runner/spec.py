@@ -353,7 +353,7 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     try:
         get_variant(algo)
     except ValueError as error:
-        raise _fail(path, where, f"'algo': {error}; allowed: {allowed}") from error
+        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {allowed}") from error
     except ImportError as error:
         raise _fail(path, where, f"'algo' = {algo!r}: {error}") from error
     env_overrides = table.get(ENV_OVERRIDES_KEY, {})
