@@ -31,10 +31,13 @@ _LAZY = {
     "SPO": "sb3_ppo_variants.variants",
     "TRPPO": "sb3_ppo_variants.variants",
     "VanillaPG": "sb3_ppo_variants.variants",
+    "MaskableVariantPPO": "sb3_ppo_variants.contrib",
+    "RecurrentVariantPPO": "sb3_ppo_variants.contrib",
 }
 
 if TYPE_CHECKING:
     from sb3_ppo_variants.base import ArgumentError, DivergenceError, PolicyBatch, VariantPPO
+    from sb3_ppo_variants.contrib import MaskableVariantPPO, RecurrentVariantPPO
     from sb3_ppo_variants.variants import (
         CPIPPO,
         ESPO,
@@ -77,7 +80,9 @@ __all__ = [
     "KLClipPPO",
     "KLPenaltyPPO",
     "LogClipPPO",
+    "MaskableVariantPPO",
     "PolicyBatch",
+    "RecurrentVariantPPO",
     "RollbackPPO",
     "VanillaPG",
     "VariantPPO",

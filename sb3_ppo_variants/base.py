@@ -9,6 +9,7 @@ behaviour by default. The batched engine (:mod:`sb3_ppo_variants.engine`) calls 
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -17,6 +18,8 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import explained_variance, obs_as_tensor
@@ -24,9 +27,10 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_ppo_variants.objectives import Constant, sample_mean
-from sb3_ppo_variants.validation import ArgumentError, check_number
+from sb3_ppo_variants.validation import ArgumentError, check_choice, check_number
 
 SelfVariantPPO = TypeVar("SelfVariantPPO", bound="VariantPPO")
+STOP_SCOPES = ("update", "policy")
 
 
 @dataclass
@@ -71,6 +75,35 @@ class PolicyBatch:
         :return: their mean per run
         """
         return sample_mean(values)
+
+
+@dataclass
+class Minibatch:
+    """
+    A minibatch of the rollout buffer evaluated under the current policy, in the form the shared loop uses it.
+
+    :param actions: the actions, in the form the policy evaluates them
+    :param values: the value function's predictions, ``[B]``
+    :param log_prob: log π_θ(a|s)
+    :param entropy: the action distribution's entropy, or None when it has no closed form
+    :param old_log_prob: log π_θold(a|s) from the rollout
+    :param advantages: the rollout's advantages (not normalised)
+    :param returns: the TD(λ) returns
+    :param old_values: the values recorded in the rollout
+    :param distribution: the current action distribution, when ``needs_distributions``
+    :param old_distribution: that of the rollout policy (no gradient), when ``needs_distributions``
+    """
+
+    actions: th.Tensor
+    values: th.Tensor
+    log_prob: th.Tensor
+    entropy: th.Tensor | None
+    old_log_prob: th.Tensor
+    advantages: th.Tensor
+    returns: th.Tensor
+    old_values: th.Tensor
+    distribution: Distribution | None = None
+    old_distribution: Distribution | None = None
 
 
 class DivergenceError(RuntimeError):
@@ -182,6 +215,10 @@ class VariantPPO(PPO):
     construction with ``ArgumentError`` (a ``ValueError``) or ``TypeError`` naming the argument, and one extension:
 
     :param batch_size: minibatch size, or None for the whole rollout (``n_steps * n_envs``) in one minibatch
+    :param stop_scope: what an early stop (:meth:`early_stop`: ``target_kl``, ESPO's rule) ends: ``"update"`` (SB3's
+        ``target_kl``: no more gradient steps in this update) or ``"policy"`` (as Spinning Up's early stop: the policy's
+        steps end, and the remaining minibatches of every epoch take gradient steps on ``vf_coef * value_loss`` alone,
+        which moves only the parameters the value function uses; ``train/value_steps_after_stop`` counts them)
 
     Subclasses implement :meth:`policy_objective` and may override :meth:`early_stop` (end an update before a
     minibatch's gradient step), :meth:`total_loss` (combine the policy, entropy and value losses) and
@@ -197,6 +234,9 @@ class VariantPPO(PPO):
     """
 
     variant_name: ClassVar[str] = "ppo"
+    base_algorithm: ClassVar[type[OnPolicyAlgorithm]] = PPO
+    # the evaluation that fits the algorithm (sb3-contrib's passes a maskable model its action masks)
+    evaluate_policy: ClassVar[Callable[..., Any]] = staticmethod(evaluate_policy)
     needs_distributions: bool = False
 
     def __init__(
@@ -216,8 +256,10 @@ class VariantPPO(PPO):
         vf_coef: float = 0.5,
         max_grad_norm: float = 0.5,
         target_kl: float | None = None,
+        stop_scope: str = "update",
         **kwargs: Any,
     ) -> None:
+        check_choice("stop_scope", stop_scope, STOP_SCOPES)
         check_number("learning_rate", learning_rate, low=0, schedule=True)
         check_number("n_steps", n_steps, low=1, low_open=False, integer=True)
         check_number("batch_size", batch_size, low=1 if normalize_advantage else 0, integer=True, optional=True)
@@ -236,7 +278,10 @@ class VariantPPO(PPO):
                 f"`n_steps * n_envs` must be >= 2 when `normalize_advantage=True`, got n_steps={n_steps}, n_envs={n_envs}"
             )
         self.rollout_policy: ActorCriticPolicy | None = None
-        super().__init__(
+        self.stop_scope = stop_scope
+        # the algorithm this class runs on (SB3's PPO here, an sb3-contrib class in sb3_ppo_variants.contrib)
+        self.base_algorithm.__init__(
+            self,
             policy,
             env,
             learning_rate=learning_rate,
@@ -260,13 +305,14 @@ class VariantPPO(PPO):
         self.last_update_stats: dict[str, float] = {}
 
     def _setup_model(self) -> None:
-        super()._setup_model()
+        self.base_algorithm._setup_model(self)
         self.rollout_policy = None
         if self.needs_distributions:
             # Its initial weights are overwritten before use: keep the seeded random stream the same as PPO's
+            sde = {"use_sde": True} if self.use_sde else {}  # MaskablePPO's policies take no use_sde
             with th.random.fork_rng(devices=[]):
                 rollout_policy = self.policy_class(
-                    self.observation_space, self.action_space, self.lr_schedule, use_sde=self.use_sde, **self.policy_kwargs
+                    self.observation_space, self.action_space, self.lr_schedule, **sde, **self.policy_kwargs
                 )
             self.rollout_policy = rollout_policy.to(self.device).requires_grad_(False)
 
@@ -331,54 +377,134 @@ class VariantPPO(PPO):
         observations, actions = self._rollout_tensors()
         self.policy.set_training_mode(False)
         with th.no_grad():
-            _, log_prob, _, distribution = self._evaluate_actions(observations, actions)
+            _, log_prob, _, distribution = self._evaluate_actions(observations, actions, {})
             old_log_prob = buffer.to_torch(buffer.log_probs).flatten()
             advantages = buffer.to_torch(buffer.advantages).flatten()
-            return self._policy_batch(observations, actions, log_prob, old_log_prob, advantages, clip_range, distribution)
+            old_distribution = self._old_distribution(observations, {})
+            return self._policy_batch(actions, log_prob, old_log_prob, advantages, clip_range, distribution, old_distribution)
+
+    def _rollout_value_loss(self) -> Callable[[], th.Tensor]:
+        """
+        A function giving the value loss on the whole rollout under the current value function (pg's value steps).
+
+        Call after the update's first ``rollout_buffer.get``.
+
+        :return: the function, differentiable in the value function's parameters
+        """
+        buffer = self.rollout_buffer
+        observations, _ = self._rollout_tensors()
+        returns = buffer.to_torch(buffer.returns).flatten()
+        return lambda: F.mse_loss(returns, self.policy.predict_values(observations).flatten())
+
+    def _policy_inputs(self, rollout_data: Any) -> dict[str, Any]:
+        """
+        What the policy needs besides observations and actions to evaluate a minibatch: nothing for SB3's policies.
+
+        :param rollout_data: a minibatch of the rollout buffer
+        :return: keyword arguments of ``policy.evaluate_actions``
+        """
+        return {}
+
+    def _distribution(self, policy: Any, observations: Any, inputs: dict[str, Any]) -> Distribution:
+        """
+        The action distribution of ``policy`` (the current one or ``rollout_policy``) on a minibatch.
+
+        :param policy: the policy
+        :param observations: the minibatch's observations
+        :param inputs: :meth:`_policy_inputs`
+        :return: the distribution
+        """
+        return policy.get_distribution(observations, **inputs)
+
+    def _predict_values(self, observations: Any, inputs: dict[str, Any]) -> th.Tensor:
+        """
+        The value function on a minibatch.
+
+        :param observations: the minibatch's observations
+        :param inputs: :meth:`_policy_inputs`
+        :return: the values
+        """
+        return self.policy.predict_values(observations)
 
     def _evaluate_actions(
-        self, observations: Any, actions: th.Tensor
+        self, observations: Any, actions: th.Tensor, inputs: dict[str, Any]
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None, Distribution | None]:
         """
         ``policy.evaluate_actions``, and, for objectives that need it, the action distribution itself.
 
         :param observations: a batch of observations
         :param actions: the actions, in the form the policy evaluates them
+        :param inputs: :meth:`_policy_inputs`
         :return: (values, log_prob, entropy, distribution); distribution is None unless ``needs_distributions``
         """
         if not self.needs_distributions:
-            return *self.policy.evaluate_actions(observations, actions), None
-        distribution = self.policy.get_distribution(observations)
-        return self.policy.predict_values(observations), distribution.log_prob(actions), distribution.entropy(), distribution
+            return *self.policy.evaluate_actions(observations, actions, **inputs), None
+        distribution = self._distribution(self.policy, observations, inputs)
+        values = self._predict_values(observations, inputs)
+        return values, distribution.log_prob(actions), distribution.entropy(), distribution
+
+    def _old_distribution(self, observations: Any, inputs: dict[str, Any]) -> Distribution | None:
+        """
+        The rollout policy's action distribution on a minibatch, for objectives with ``needs_distributions``.
+
+        :param observations: the minibatch's observations
+        :param inputs: :meth:`_policy_inputs`
+        :return: the distribution (no gradient), or None
+        """
+        if not self.needs_distributions:
+            return None
+        with th.no_grad():
+            return self._distribution(self.rollout_policy, observations, inputs)
+
+    def _evaluate_minibatch(self, rollout_data: Any) -> Minibatch:
+        """
+        Evaluate a minibatch of the rollout buffer under the current policy: the one step of the loop that depends on
+        the base algorithm (the sb3-contrib bases pass action masks, or LSTM states and select the unpadded samples).
+
+        :param rollout_data: the buffer's minibatch
+        :return: the evaluated minibatch
+        """
+        actions = self._actions_for_policy(rollout_data.actions)
+        inputs = self._policy_inputs(rollout_data)
+        values, log_prob, entropy, distribution = self._evaluate_actions(rollout_data.observations, actions, inputs)
+        return Minibatch(
+            actions,
+            values.flatten(),
+            log_prob,
+            entropy,
+            rollout_data.old_log_prob,
+            rollout_data.advantages,
+            rollout_data.returns,
+            rollout_data.old_values,
+            distribution,
+            self._old_distribution(rollout_data.observations, inputs),
+        )
 
     def _policy_batch(
         self,
-        observations: Any,
         actions: th.Tensor,
         log_prob: th.Tensor,
         old_log_prob: th.Tensor,
         advantages: th.Tensor,
         clip_range: Constant,
         distribution: Distribution | None,
+        old_distribution: Distribution | None,
     ) -> PolicyBatch:
         """
-        Build the objective's batch; with ``needs_distributions``, the rollout policy's distribution on the same samples.
+        Build the objective's batch.
 
-        :param observations: the minibatch's observations
-        :param actions: its actions, in the form the policy evaluates them
+        :param actions: the minibatch's actions, in the form the policy evaluates them
         :param log_prob: log π_θ(a|s) under the current policy
         :param old_log_prob: log π_θold(a|s) from the rollout
         :param advantages: the (normalised) advantages
         :param clip_range: current ``clip_range`` value
         :param distribution: the current action distribution, when ``needs_distributions``
+        :param old_distribution: the rollout policy's, when ``needs_distributions``
         :return: the batch
         """
         log_ratio = log_prob - old_log_prob
         batch = PolicyBatch(advantages, actions, log_prob, old_log_prob, log_ratio, th.exp(log_ratio), clip_range)
-        if self.needs_distributions:
-            with th.no_grad():
-                batch.old_distribution = self.rollout_policy.get_distribution(observations)
-            batch.distribution = distribution
+        batch.distribution, batch.old_distribution = distribution, old_distribution
         return batch
 
     def _non_finite_policy(self) -> str | None:
@@ -386,6 +512,10 @@ class VariantPPO(PPO):
         for name, param in self.policy.named_parameters():
             if not th.isfinite(param).all():
                 return f"parameters ({name})"
+        return self._non_finite_action_distribution()
+
+    def _non_finite_action_distribution(self) -> str | None:
+        """What is not finite in the action distribution on the last observations, or None."""
         with th.no_grad():
             features = self.policy.extract_features(obs_as_tensor(self._last_obs, self.device))
             if isinstance(features, tuple):
@@ -402,10 +532,23 @@ class VariantPPO(PPO):
         reset_num_timesteps: bool = True,
         progress_bar: bool = False,
     ) -> SelfVariantPPO:
+        return self._learn_or_diverge(
+            super().learn, total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar
+        )
+
+    def _learn_or_diverge(self: SelfVariantPPO, learn: Callable[..., Any], *args: Any, **kwargs: Any) -> SelfVariantPPO:
+        """
+        Call the base algorithm's ``learn``, a policy whose outputs are not finite raising ``DivergenceError``.
+
+        :param learn: the base's ``learn``, bound to this model
+        :param args: its positional arguments
+        :param kwargs: its keyword arguments
+        :return: this model
+        """
         # Parameters can stay finite while the policy's outputs do not (logits of 1e30 - 1e30): torch's distributions
         # then refuse them with a ValueError, in a rollout or within an update, which is the policy diverging.
         try:
-            return super().learn(total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps, progress_bar)
+            return learn(*args, **kwargs)
         except ValueError as error:
             statistic = self._non_finite_policy()
             if statistic is None:
@@ -433,32 +576,35 @@ class VariantPPO(PPO):
         statistics = UpdateStatistics()
 
         continue_training = True
+        # with stop_scope = "policy", the value function's steps go on after the policy's stop
+        policy_stopped = False
+        value_steps_after_stop = 0
         # train for n_epochs epochs
         for epoch in range(self.n_epochs):
-            statistics.start_epoch()
+            if not policy_stopped:
+                statistics.start_epoch()
             # Do a complete pass on the rollout buffer
             for minibatch, rollout_data in enumerate(self.rollout_buffer.get(self.batch_size)):
-                actions = self._actions_for_policy(rollout_data.actions)
+                sample = self._evaluate_minibatch(rollout_data)
+                values, log_prob, entropy = sample.values, sample.log_prob, sample.entropy
+                if not policy_stopped:
+                    # Normalize advantage
+                    advantages = sample.advantages
+                    # Normalization does not make sense if mini batchsize == 1, see GH issue #325
+                    if self.normalize_advantage and len(advantages) > 1:
+                        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
-                values, log_prob, entropy, distribution = self._evaluate_actions(rollout_data.observations, actions)
-                values = values.flatten()
-                # Normalize advantage
-                advantages = rollout_data.advantages
-                # Normalization does not make sense if mini batchsize == 1, see GH issue #325
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-                # The policy objective: the hook
-                batch = self._policy_batch(
-                    rollout_data.observations,
-                    actions,
-                    log_prob,
-                    rollout_data.old_log_prob,
-                    advantages,
-                    clip_range,
-                    distribution,
-                )
-                policy_loss, objective_stats = self.policy_objective(batch)
+                    # The policy objective: the hook
+                    batch = self._policy_batch(
+                        sample.actions,
+                        log_prob,
+                        sample.old_log_prob,
+                        advantages,
+                        clip_range,
+                        sample.distribution,
+                        sample.old_distribution,
+                    )
+                    policy_loss, objective_stats = self.policy_objective(batch)
 
                 if self.clip_range_vf is None:
                     # No clipping
@@ -466,11 +612,13 @@ class VariantPPO(PPO):
                 else:
                     # Clip the difference between old and new value
                     # NOTE: this depends on the reward scaling
-                    values_pred = rollout_data.old_values + th.clamp(
-                        values - rollout_data.old_values, -clip_range_vf, clip_range_vf
-                    )
+                    values_pred = sample.old_values + th.clamp(values - sample.old_values, -clip_range_vf, clip_range_vf)
                 # Value loss using the TD(gae_lambda) target
-                value_loss = F.mse_loss(rollout_data.returns, values_pred)
+                value_loss = F.mse_loss(sample.returns, values_pred)
+                if policy_stopped:
+                    self._gradient_step(self.vf_coef * value_loss)
+                    value_steps_after_stop += 1
+                    continue
 
                 # Entropy loss favor exploration
                 if entropy is None:
@@ -489,18 +637,18 @@ class VariantPPO(PPO):
                 statistics.add((epoch, minibatch), {**losses, **objective_stats, "loss": loss}, log_ratio, approx_kl_div)
 
                 if self.early_stop(batch, approx_kl_div):
-                    continue_training = False
                     statistics.stopped = True
                     if self.verbose >= 1:
                         print(f"Early stopping at step {epoch} due to {type(self).__name__}.early_stop")
-                    break
+                    if self.stop_scope == "update":
+                        continue_training = False
+                        break
+                    policy_stopped = True
+                    self._gradient_step(self.vf_coef * value_loss)
+                    value_steps_after_stop += 1
+                    continue
 
-                # Optimization step
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                # Clip grad norm
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
+                self._gradient_step(loss)
 
             self._n_updates += 1
             if not continue_training:
@@ -514,6 +662,8 @@ class VariantPPO(PPO):
         stats["clip_range"] = float(clip_range)
         if self.clip_range_vf is not None:
             stats["clip_range_vf"] = float(clip_range_vf)
+        if self.stop_scope == "policy":
+            stats["value_steps_after_stop"] = float(value_steps_after_stop)
         stats.update({name: float(value) for name, value in self.after_update(float(clip_range)).items()})
         finite_statistics_or_raise(self.variant_name, self.n_policy_updates, stats, self.policy.named_parameters())
 
@@ -521,6 +671,19 @@ class VariantPPO(PPO):
             self.logger.record(f"train/{name}", value)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.last_update_stats = stats
+
+    def _gradient_step(self, loss: th.Tensor) -> None:
+        """
+        One optimizer step on ``loss``, its gradient's norm clipped to ``max_grad_norm``, as SB3 takes it.
+
+        :param loss: the loss to minimise
+        """
+        # Optimization step
+        self.policy.optimizer.zero_grad()
+        loss.backward()
+        # Clip grad norm
+        th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+        self.policy.optimizer.step()
 
     def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
         # The rollout buffer stores discrete actions as floats

@@ -28,6 +28,12 @@ def exact_kl(old_distribution: Distribution, distribution: Distribution) -> th.T
     :param distribution: the action distribution of the current policy, on the same observations
     :return: tensor of shape ``[B]`` (``[K, B]`` for the batched engine's distributions over K runs)
     """
+    parts = getattr(old_distribution, "distributions", None)
+    if parts is not None:
+        # sb3-contrib's masked MultiDiscrete and MultiBinary distributions: one categorical per action dimension
+        return th.stack(
+            [th.distributions.kl_divergence(p, q) for p, q in zip(parts, distribution.distributions, strict=True)], dim=-1
+        ).sum(dim=-1)
     kl = kl_divergence(old_distribution, distribution)
     # Diagonal Gaussian and Bernoulli give one KL per action dimension (the last): the joint KL is their sum
     per_dimension = (DiagGaussianDistribution, StateDependentNoiseDistribution, BernoulliDistribution)

@@ -31,7 +31,9 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("logclip", {"clip_range": 0.3}),
     ("spo", {}),
     ("trppo", {}),
-    ("espo", {"ratio_deviation": 0.02}),
+    ("espo", {"ratio_deviation": 0.02, "stop_scope": "update"}),
+    ("espo", {"ratio_deviation": 0.02}),  # its default stop_scope "policy": the critic's steps go on
+    ("clip", {"target_kl": 0.002, "stop_scope": "policy"}),
     ("klclip", {}),
     ("dualclip", {}),
     ("rollback", {}),
@@ -117,7 +119,11 @@ def test_an_early_stop_ends_one_run_alone():
     """ESPO with a tiny δ and clip with a tiny target_kl stop in their first epoch; clip beside them takes every step."""
     pairs = [
         _collected(algo, kwargs, "CartPole-v1")
-        for algo, kwargs in [("espo", {"ratio_deviation": 1e-4}), ("clip", {}), ("clip", {"target_kl": 1e-12})]
+        for algo, kwargs in [
+            ("espo", {"ratio_deviation": 1e-4, "stop_scope": "update"}),
+            ("clip", {}),
+            ("clip", {"target_kl": 1e-12}),
+        ]
     ]
     models, twins = [m for m, _ in pairs], [t for _, t in pairs]
     policy = BatchedPolicy([model.policy for model in models])
@@ -184,7 +190,12 @@ def test_a_record_does_not_depend_on_its_batch(env_id: str):
     """Bit for bit: run kl seed 1 alone, and in a batch of four with other objectives and seeds."""
     alone = train_batch([config("kl", 1, env_id)])[0]
     together = train_batch(
-        [config("clip", 0, env_id), config("kl", 1, env_id), config("espo", 2, env_id), config("kl", 3, env_id)]
+        [
+            config("clip", 0, env_id),
+            config("kl", 1, env_id),
+            config("espo", 2, env_id, stop_scope="update"),
+            config("kl", 3, env_id),
+        ]
     )
     assert all(record.status["status"] == "ok" for record in together)
     _same(alone, together[1])
@@ -304,3 +315,8 @@ def test_envpool_vec_env_has_sb3s_episode_boundaries():
     assert not info["TimeLimit.truncated"] and abs(info["terminal_observation"][2]) > 0.2  # the pole fell
     assert np.all(np.abs(observations[ended]) <= 0.05)  # the first observation of the next episode, in the same step
     env.close()
+
+
+def test_the_engine_names_the_contrib_bases_as_unsupported():
+    assert unsupported(config("clip-maskable", 0)) == "sb3-contrib's MaskablePPO (the engine runs SB3's PPO)"
+    assert unsupported(config("espo", 0)) is None

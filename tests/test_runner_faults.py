@@ -193,6 +193,7 @@ EXAMPLE_VALUES = {
     "rollout_buffer_kwargs": {},
     "sde_sample_freq": 4,
     "stats_window_size": 50,
+    "stop_scope": "policy",
     "target_kl": 0.05,
     "use_sde": True,
     "value_learning_rate": "lin_1e-3",

@@ -64,6 +64,12 @@ def unsupported(config: Any) -> str | None:
         return "pruning (a TPE search's median pruner stops single runs)"
     if config.policy != "MlpPolicy":
         return f"policy {config.policy!r} (the engine runs MlpPolicy)"
+    from sb3_ppo_variants import get_variant
+    from sb3_ppo_variants.base import VariantPPO
+
+    base = get_variant(config.algo).base_algorithm
+    if base is not VariantPPO.base_algorithm:
+        return f"sb3-contrib's {base.__name__} (the engine runs SB3's PPO)"
     if resolved(config, "use_sde"):
         return "gSDE (use_sde = true)"
     extra = sorted(set(resolved(config, "policy_kwargs") or {}) - set(POLICY_KWARGS))

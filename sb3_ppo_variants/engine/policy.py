@@ -129,6 +129,11 @@ class BatchedPolicy:
         """:return: the stacked parameters"""
         return [param for _, param in self.named_parameters()]
 
+    def value_mask(self) -> list[bool]:
+        """:return: per parameter (in :meth:`parameters` order), whether only the value function uses it"""
+        value = {id(param) for param in self.value_parameters()}
+        return [id(param) in value for param in self.parameters()]
+
     def value_parameters(self) -> list[th.Tensor]:
         """:return: the stacked parameters only the value function uses (pg's ``value_steps`` fit them)"""
         return [tensor for layer in [*self.vf_layers, self.value_layer] for tensor in (layer.weight, layer.bias)]
@@ -229,7 +234,8 @@ class BatchedPolicy:
 class BatchedAdam:
     """
     Adam over stacked parameters: one independent Adam per run (torch's update, operation for operation), with a
-    learning rate per run and a mask of the runs that step; a run that does not step keeps its moments and step count.
+    learning rate per run and a mask of the runs that step; a run that does not step keeps its moments and step count,
+    which are kept per parameter, as torch keeps them (a parameter that gets no gradient does not step).
 
     :param parameters: the stacked parameters (leading run dimension K)
     :param betas: Adam's (β1, β2)
@@ -241,45 +247,41 @@ class BatchedAdam:
         self.eps = eps
         self.exp_avg = [th.zeros_like(param) for param in parameters]
         self.exp_avg_sq = [th.zeros_like(param) for param in parameters]
-        self.steps = [0] * parameters[0].shape[0]
+        self.steps = [[0] * param.shape[0] for param in parameters]
 
-    def step(self, parameters: list[th.Tensor], learning_rates: list[float], active: list[bool]) -> None:
+    def step(self, parameters: list[th.Tensor], learning_rates: list[float], active: list[list[bool]]) -> None:
         """
         One Adam step of the active runs, from the parameters' ``grad``.
 
         :param parameters: the same stacked parameters as at construction (possibly re-created by ``select``)
         :param learning_rates: one per run
-        :param active: one per run: whether it steps
+        :param active: per parameter, one flag per run: whether that run's parameter steps
         """
         beta1, beta2 = self.betas
-        self.steps = [step + bool(on) for step, on in zip(self.steps, active, strict=False)]
-        # as torch's Adam: bias corrections in double precision from the step count
-        step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, self.steps, strict=False)]
-        correction = [math.sqrt(1 - beta2**step) if step else 1.0 for step in self.steps]
-        mask = th.tensor(active, device=parameters[0].device)
-        all_active = all(active)
         with th.no_grad():
-            for param, exp_avg, exp_avg_sq in zip(parameters, self.exp_avg, self.exp_avg_sq, strict=False):
-                grad = param.grad
-                if grad is None:  # as torch's Adam: a parameter without a gradient is left alone
+            for index, (param, exp_avg, exp_avg_sq) in enumerate(zip(parameters, self.exp_avg, self.exp_avg_sq, strict=True)):
+                grad, on = param.grad, active[index]
+                if grad is None or not any(on):  # as torch's Adam: a parameter without a gradient is left alone
                     continue
+                steps = self.steps[index] = [step + bool(flag) for step, flag in zip(self.steps[index], on, strict=True)]
+                # as torch's Adam: bias corrections in double precision from the step count
+                step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, steps, strict=True)]
+                correction = [math.sqrt(1 - beta2**step) if step else 1.0 for step in steps]
                 shape = (-1,) + (1,) * (param.dim() - 1)
                 new_exp_avg = exp_avg.lerp(grad, 1 - beta1)
                 new_exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * grad * grad
                 size = th.tensor(step_size, dtype=param.dtype, device=param.device).view(shape)
-                denominator = (
-                    new_exp_avg_sq.sqrt() / th.tensor(correction, dtype=param.dtype, device=param.device).view(shape)
-                ).add_(self.eps)
-                update = size * new_exp_avg / denominator
-                if all_active:
+                bias = th.tensor(correction, dtype=param.dtype, device=param.device).view(shape)
+                update = size * new_exp_avg / (new_exp_avg_sq.sqrt() / bias).add_(self.eps)
+                if all(on):
                     exp_avg.copy_(new_exp_avg)
                     exp_avg_sq.copy_(new_exp_avg_sq)
                     param.add_(update)
                 else:
-                    on = mask.view(shape)
-                    exp_avg.copy_(th.where(on, new_exp_avg, exp_avg))
-                    exp_avg_sq.copy_(th.where(on, new_exp_avg_sq, exp_avg_sq))
-                    param.add_(th.where(on, update, th.zeros_like(update)))
+                    mask = th.tensor(on, device=param.device).view(shape)
+                    exp_avg.copy_(th.where(mask, new_exp_avg, exp_avg))
+                    exp_avg_sq.copy_(th.where(mask, new_exp_avg_sq, exp_avg_sq))
+                    param.add_(th.where(mask, update, th.zeros_like(update)))
 
     def select(self, keep: th.Tensor) -> None:
         """
@@ -287,9 +289,10 @@ class BatchedAdam:
 
         :param keep: indices of the runs to keep
         """
+        rows = keep.tolist()
         self.exp_avg = [state[keep] for state in self.exp_avg]
         self.exp_avg_sq = [state[keep] for state in self.exp_avg_sq]
-        self.steps = [self.steps[i] for i in keep.tolist()]
+        self.steps = [[steps[i] for i in rows] for steps in self.steps]
 
 
 def clip_grad_norm_per_run(parameters: list[th.Tensor], max_norm: th.Tensor) -> th.Tensor:

@@ -226,7 +226,8 @@ class Services:
                 param.grad = None
             value_loss.sum().backward()
             clip_grad_norm_per_run(parameters, max_grad_norm)
-            self.value_optimizer.step(parameters, learning_rates, [step < n for n in steps])
+            on = [step < n for n in steps]
+            self.value_optimizer.step(parameters, learning_rates, [on] * len(parameters))
         return value_loss.detach().index_select(0, rows)
 
 
@@ -272,13 +273,16 @@ def update(
     with th.no_grad():
         old_output = policy.action_output(rollout.observations) if any(g.needs_distributions for g in groups) else None
     services.rollout, services.old_output = rollout, old_output
-    parameters = policy.parameters()
+    parameters, value_mask = policy.parameters(), policy.value_mask()
     statistics = StatisticsPerRun(n_runs)
-    active = np.ones(n_runs, dtype=bool)
-    stopped = np.zeros(n_runs, dtype=bool)
+    # active: the runs taking full steps; value_only: the runs whose policy stopped with stop_scope = "policy"
+    active, value_only = np.ones(n_runs, dtype=bool), np.zeros(n_runs, dtype=bool)
+    stopped, value_steps = np.zeros(n_runs, dtype=bool), np.zeros(n_runs, dtype=int)
+    policy_scope = np.array([model.stop_scope == "policy" for model in models])
+    vf_coef = per_run([model.vf_coef for model in models], device)
     for epoch in range(first.n_epochs):
         statistics.start_epoch(active)
-        for model, on in zip(models, active, strict=True):
+        for model, on in zip(models, active | value_only, strict=True):
             model._n_updates += int(on)
         order = permutation(epoch)
         for minibatch, start in enumerate(range(0, n_samples, batch_size)):
@@ -301,23 +305,36 @@ def update(
             losses, stop, columns, log_ratio = _objectives(policy, groups, minibatch_data, value_loss)
             columns["value_loss"] = _column(value_loss, n_runs)
             statistics.add(active, (epoch, minibatch), columns, log_ratio)
-            newly_stopped = active & stop
-            stopped |= newly_stopped
-            active = active & ~stop
-            if not active.any():
+            stop &= active
+            stopped |= stop
+            value_only |= stop & policy_scope
+            active &= ~stop
+            if not (active | value_only).any():
                 break
+            # a run whose policy stopped steps its value function alone, on vf_coef * value_loss, as VariantPPO.train
+            losses = th.where(th.as_tensor(value_only, device=device).unsqueeze(1), vf_coef * value_loss, losses)
+            value_steps += value_only
             for param in parameters:
                 param.grad = None
             losses.sum().backward()
             clip_grad_norm_per_run(parameters, max_grad_norm)
-            optimizer.step(parameters, learning_rates, active.tolist())
-        if not active.any():
+            masks = [(active | value_only).tolist() if is_value else active.tolist() for is_value in value_mask]
+            optimizer.step(parameters, learning_rates, masks)
+        if not (active | value_only).any():
             break
     results = []
     for run, model in enumerate(models):
         model.n_policy_updates += 1
         results.append(statistics.summary(run, bool(stopped[run])))
     _finish(policy, groups, rollout, (clip_values, clip_vf_values), clip_range, results)
+    for run in np.flatnonzero(policy_scope):
+        # after clip_range(_vf), before after_update's statistics: the order of VariantPPO.train
+        stats = results[run]
+        added = {
+            name: stats.pop(name) for name in list(stats)[list(stats).index("clip_range") + 1 + (clip_vf_values is not None) :]
+        }
+        stats["value_steps_after_stop"] = float(value_steps[run])
+        stats.update(added)
     return results
 
 

@@ -23,7 +23,6 @@ import stable_baselines3
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalization
 
 import sb3_ppo_variants
@@ -268,7 +267,7 @@ class RunRecorder(BaseCallback):
         sync_envs_normalization(self.training_env, self.eval_env)
         # The same start states at every evaluation of every run of this seed
         self.eval_env.seed(self.config.seed + EVAL_SEED_OFFSET)
-        returns, _ = evaluate_policy(
+        returns, _ = type(self.model).evaluate_policy(
             self.model,
             self.eval_env,
             n_eval_episodes=self.config.eval_episodes,

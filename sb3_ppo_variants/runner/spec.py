@@ -42,6 +42,7 @@ from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.resolve import algo_kwargs
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis, sweep_size
+from sb3_ppo_variants.variants import BASES
 from sb3_ppo_variants.vec_envs import VEC_ENVS, envpool_has
 
 EXPERIMENT_KEYS = (
@@ -209,8 +210,9 @@ def algo_arguments(algo: str) -> tuple[str, ...]:
     :param algo: registry name
     :return: sorted argument names
     """
-    names = set(inspect.signature(PPO.__init__).parameters)
-    for klass in get_variant(algo).__mro__:
+    cls = get_variant(algo)
+    names = set(inspect.signature(cls.base_algorithm.__init__).parameters)
+    for klass in cls.__mro__:
         if klass is PPO:
             break
         names |= set(inspect.signature(klass.__init__).parameters)
@@ -330,8 +332,15 @@ def _parse_variant(path: Path, name: str, table: Any) -> VariantSpec:
     except ValueError as error:
         raise _fail(path, where, f"variant entry name {error}") from error
     algo = table.get("algo", name)
-    if not isinstance(algo, str) or algo not in VARIANTS:
-        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {sorted(VARIANTS)}")
+    allowed = f"{sorted(VARIANTS)}, or one of them on a base of sb3-contrib, <objective>-{{{'|'.join(BASES[1:])}}}"
+    if not isinstance(algo, str):
+        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {allowed}")
+    try:
+        get_variant(algo)
+    except ValueError as error:
+        raise _fail(path, where, f"unknown algo {algo!r}; allowed: {allowed}") from error
+    except ImportError as error:
+        raise _fail(path, where, f"'algo' = {algo!r}: {error}") from error
     env_overrides = table.get(ENV_OVERRIDES_KEY, {})
     if not isinstance(env_overrides, dict) or not all(isinstance(value, dict) for value in env_overrides.values()):
         raise _fail(path, where, f"'{ENV_OVERRIDES_KEY}' must hold one table per environment id, got {env_overrides!r}")
