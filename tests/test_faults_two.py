@@ -182,7 +182,7 @@ def test_a_bad_value_in_a_record_makes_its_run_corrupt_and_named(tmp_path, capsy
         runs = load_records(directory).runs.set_index("run_id")
     assert runs["status"].to_dict() == dict.fromkeys(runs.index, "ok") | {"CartPole-v1__clip__seed1": "corrupt"}
     report = (tmp_path / "report.md").read_text()
-    assert "| CartPole-v1 | clip | 3 | 2 | 0 | 0 | 1 | 0 |" in report and "| CartPole-v1__clip__seed1 |" in report
+    assert "| CartPole-v1 | clip | 3 | 2 | 0 | 0 | 0 | 1 | 0 |" in report and "| CartPole-v1__clip__seed1 |" in report
 
 
 @pytest.mark.parametrize(("key", "value"), [("wall_time_s", '"slow"'), ("error", "3"), ("diverged_at_update", "-1")])
@@ -247,7 +247,7 @@ def test_a_planned_run_without_a_record_is_counted_as_missing(tmp_path, capsys):
     assert report.per_env[["n_runs", "n_ok", "n_missing"]].values.tolist() == [[2, 1, 1]]
     assert report.problems[["run_id", "status"]].values.tolist() == [["CartPole-v1__clip__seed1", "missing"]]
     text = render(report, "md")
-    assert "| CartPole-v1 | clip | 2 | 1 | 0 | 0 | 0 | 0 | 1 |" in text and "planned, never started" in text
+    assert "| CartPole-v1 | clip | 2 | 1 | 0 | 0 | 0 | 0 | 0 | 1 |" in text and "planned, never started" in text
 
 
 # Point 8: one driver per output directory
