@@ -12,6 +12,7 @@ import pytest
 from sb3_ppo_variants.analysis import build_report, load_records, render, tables
 from sb3_ppo_variants.analysis.plots import make_figures
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
+from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.records import write_record
@@ -214,18 +215,18 @@ def test_aggregate_weighs_environments_equally_with_unequal_runs(tmp_path: Path)
 
 def test_table_pieces_take_per_run_arrays() -> None:
     # the summaries of a report of another kind (e.g. a score per run from training episodes), without records
-    columns = tables.seed_summaries({"score": np.array([1.0, 2.0, 3.0, 10.0])}, 100, 0.95, tables.bootstrap_seed(0, "x"))
+    columns = tables.seed_summaries({"score": np.array([1.0, 2.0, 3.0, 10.0])}, 100, 0.95, bootstrap_seed(0, "x"))
     # IQM of 4 values: cut 1 -> (2 + 3) / 2 = 2.5; mean 16 / 4 = 4; median (2 + 3) / 2 = 2.5
     assert [columns[f"score_{s}"] for s in ("iqm", "mean", "median")] == [2.5, 4.0, 2.5]
     assert list(columns)[:3] == ["score_iqm", "score_iqm_low", "score_iqm_high"] and "score_std" in columns
     # steps to threshold: 2 of 4 runs reach it, so the median of [100, 200, inf, inf] is (200 + inf) / 2 = inf
     efficiency = tables.sample_efficiency(
-        np.ones(4), np.ones(4), np.array([100.0, 200.0, np.inf, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, np.inf, np.inf]), 20, 0.95, bootstrap_seed(0, "x")
     )
     assert efficiency["steps_to_threshold_median"] == np.inf and efficiency["n_reached"] == 2
     # a third run reaching it makes the median the middle of [100, 200, 300, inf] -> 250
     efficiency = tables.sample_efficiency(
-        np.ones(4), np.ones(4), np.array([100.0, 200.0, 300.0, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, 300.0, np.inf]), 20, 0.95, bootstrap_seed(0, "x")
     )
     assert efficiency["steps_to_threshold_median"] == 250.0
 

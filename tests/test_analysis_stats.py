@@ -26,8 +26,6 @@ def test_final_return_and_auc_by_hand() -> None:
     np.testing.assert_allclose(metrics.final_return(returns), [4.0, 2.0])
     # AUC = mean over points: 10 / 4 = 2.5 and 4 / 4 = 1
     np.testing.assert_allclose(metrics.area_under_curve(returns), [2.5, 1.0])
-    # trapezoid over timesteps [0, 1, 3]: (0 + 2) / 2 * 1 + (2 + 4) / 2 * 2 = 7, divided by the span 3
-    np.testing.assert_allclose(metrics.area_under_curve(np.array([[0.0, 2.0, 4.0]]), np.array([0, 1, 3])), [7 / 3])
     with pytest.raises(ValueError, match="k must be"):
         metrics.final_return(returns, k=5)
     with pytest.raises(ValueError, match="returns must be a 2-D array"):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import build_report, build_sweep_report, load_records, select_configurations
-from sb3_ppo_variants.analysis.export import SWEEP_CSV_COLUMNS
 from sb3_ppo_variants.analysis.plots import make_figures
+from sb3_ppo_variants.analysis.sweep_report import TIDY_COLUMNS
 from sb3_ppo_variants.analysis.sweeps import (
     configuration_intervals,
     robustness,
@@ -340,7 +340,7 @@ def test_tune_directory_report_command(tune_dir: Path, tmp_path: Path, capsys: p
 
     assert main(["report", str(tune_dir), "--format", "csv"]) == 0
     tidy = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(tidy.columns) == SWEEP_CSV_COLUMNS
+    assert list(tidy.columns) == TIDY_COLUMNS
     assert {"per_env", "selection", "selection_bias", "sensitivity", "robustness", "configurations"} <= set(tidy["table"])
     selected = tidy.query("table == 'selection' and env_id == 'CartPole-v1' and variant == 'pg'").set_index("statistic")
     assert float(selected.loc["tuning_score", "value"]) == 305

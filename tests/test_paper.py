@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sb3_ppo_variants.analysis.paper import best_setting_scores, build_table1, last_episodes_mean, normalize_paper
+from sb3_ppo_variants.analysis.paper import best_setting_scores, build_table1, normalize_paper
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, load_random_scores
+from sb3_ppo_variants.analysis.scoring import last_episodes_mean
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.records import write_record
 

@@ -5,9 +5,8 @@ numpy / pandas / matplotlib only: nothing here imports torch or Stable-Baselines
 figure imports the package's loss functions, hence torch, when it is drawn).
 """
 
-from sb3_ppo_variants.analysis.data import Report, SweepReport
 from sb3_ppo_variants.analysis.export import render
-from sb3_ppo_variants.analysis.report import build_report
+from sb3_ppo_variants.analysis.report import Report, build_report
 from sb3_ppo_variants.analysis.stats import (
     aggregate_iqm,
     aggregate_mean,
@@ -18,7 +17,7 @@ from sb3_ppo_variants.analysis.stats import (
     probability_of_improvement,
     stratified_bootstrap_ci,
 )
-from sb3_ppo_variants.analysis.sweep_report import build_sweep_report, is_tune_directory
+from sb3_ppo_variants.analysis.sweep_report import SweepReport, build_sweep_report, is_tune_directory
 from sb3_ppo_variants.analysis.sweeps import select_configurations
 from sb3_ppo_variants.records import RecordTables, load_records
 

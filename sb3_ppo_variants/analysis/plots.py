@@ -12,7 +12,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from sb3_ppo_variants.analysis.data import Report, SweepReport, Table1Report
+from sb3_ppo_variants.analysis.document import ReportKind
+from sb3_ppo_variants.analysis.paper import Table1Report
+from sb3_ppo_variants.analysis.report import Report
+from sb3_ppo_variants.analysis.sweep_report import SweepReport
 from sb3_ppo_variants.analysis.sweeps import is_number
 from sb3_ppo_variants.fileio import atomic_open
 
@@ -326,38 +329,19 @@ def table1_curves(report: Table1Report, out_dir: Path) -> list[Path]:
     return save_figure(figure, out_dir, "table1_curves")
 
 
-def make_figures(report: Report | SweepReport | Table1Report, out_dir: str | os.PathLike) -> list[Path]:
+def make_figures(report: ReportKind, out_dir: str | os.PathLike) -> list[Path]:
     """
-    Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG.
-
-    The figures of a ``Report`` are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``),
-    ``aggregate_iqm`` (needs at least one environment with reference scores) and ``probability_of_improvement``; those
-    of a ``SweepReport`` are its evaluation stage's, then ``sensitivity`` and ``selection_bias``; those of a
-    ``Table1Report`` are ``table1_scores`` and ``table1_curves``. A figure without data is not written, which the
-    returned list shows.
+    Write the figures of a report of any kind into ``out_dir`` (created if needed), each as PNG and SVG: those its
+    document lists (``Document.figures``, the figures that have data), each drawn by the function of this module it
+    names. For a report of ``build_report`` they are ``learning_curves`` (needs ``curve_resamples > 0``),
+    ``aggregate_iqm`` (needs an environment with reference scores) and ``probability_of_improvement``; a sweep report
+    adds ``sensitivity`` and ``selection_bias``; a Table-1 report has ``table1_scores`` and ``table1_curves``.
 
     :param report: a report built by ``build_report``, ``build_sweep_report`` or ``analysis.paper.build_table1``
     :param out_dir: output directory
     :return: paths of the files written
     """
-    if isinstance(report, Table1Report):
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        paths = table1_scores(report, Path(out_dir)) if not report.table1.empty else []
-        return paths + (table1_curves(report, Path(out_dir)) if not report.curves.empty else [])
-    if isinstance(report, SweepReport):
-        paths = make_figures(report.evaluation, out_dir)
-        if not report.sensitivity.empty:
-            paths += sensitivity_curves(report, Path(out_dir))
-        if not report.selection_bias.empty:
-            paths += selection_bias_intervals(report, Path(out_dir))
-        return paths
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    if not report.curves.empty:
-        paths += learning_curves(report, out_dir)
-    if not report.aggregate.empty:
-        paths += aggregate_intervals(report, out_dir)
-    if not report.improvement.empty:
-        paths += improvement_matrix(report, out_dir)
-    return paths
+    drawers = globals()
+    return [path for figure in report.document().figures for path in drawers[figure.draw](figure.data, out_dir)]

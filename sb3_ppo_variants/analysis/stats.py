@@ -4,6 +4,7 @@ stratified bootstrap confidence intervals, probability of improvement and normal
 (definitions follow rliable, Agarwal et al. 2021).
 """
 
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -132,6 +133,19 @@ def _runs_last(tasks: Sequence[np.ndarray]) -> list[np.ndarray]:
 
 def _task_means(tasks: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([task.mean(axis=-1) for task in _runs_last(tasks)])
+
+
+def bootstrap_seed(seed: int, *keys: str) -> list[int]:
+    """
+    Seed of one group's bootstrap, from the report's seed and the group's keys (e.g. environment and variant).
+
+    One group's intervals then depend only on its own runs, not on which other groups the report has.
+
+    :param seed: the report's seed
+    :param keys: names of the group
+    :return: a seed for ``numpy.random.default_rng``
+    """
+    return [seed, zlib.crc32("|".join(keys).encode())]
 
 
 def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:

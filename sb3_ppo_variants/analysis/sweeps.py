@@ -27,10 +27,9 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis import metrics, tables
+from sb3_ppo_variants.analysis import scoring, tables
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
-from sb3_ppo_variants.analysis.report import group_curves
-from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, iqm, stratified_bootstrap_ci
+from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, bootstrap_seed, iqm, stratified_bootstrap_ci
 from sb3_ppo_variants.records import RecordTables, load_records
 
 __all__ = [
@@ -49,6 +48,8 @@ __all__ = [
 ]
 
 SELECTION_METRICS = ("auc", "final")
+# The column of ``scoring.run_scores`` each selection metric is
+SELECTION_SCORES = {"auc": "auc", "final": "final_return"}
 # A configuration whose normalised score is at least this (within 10% of the best) counts as near the best.
 NEAR_BEST = 0.9
 # The percentile of the configurations' normalised scores reported by ``robustness``.
@@ -91,18 +92,9 @@ def run_scores(
     """
     if select not in SELECTION_METRICS:
         raise ValueError(f"select must be one of {list(SELECTION_METRICS)}, got {select!r}")
-    if isinstance(final_k, bool) or not isinstance(final_k, int) or final_k < 1:
-        raise ValueError(f"final_k must be a positive integer, got {final_k!r}")
     records = source if isinstance(source, RecordTables) else load_records(source)
-    parts = []
-    for group in group_curves(records, CONFIG_KEYS, diverged):
-        score = pd.Series(math.nan, index=group.runs.index)
-        if group.returns is not None:
-            k = min(final_k, group.returns.shape[1])
-            per_run = metrics.area_under_curve(group.returns) if select == "auc" else metrics.final_return(group.returns, k)
-            score[group.completed.index] = per_run
-        parts.append(group.runs.assign(score=score)[[*IDENTITY_COLUMNS, "run_id", "seed", "status", "score"]])
-    return pd.concat(parts, ignore_index=True)
+    scores = scoring.run_scores(records, CONFIG_KEYS, final_k, diverged)
+    return scores.rename(columns={SELECTION_SCORES[select]: "score"})[[*IDENTITY_COLUMNS, "run_id", "seed", "status", "score"]]
 
 
 def _by_configuration(scores: pd.DataFrame) -> list[tuple[dict[str, object], np.ndarray, int]]:
@@ -159,7 +151,7 @@ def configuration_intervals(
     for identity, values, n_excluded in _by_configuration(scores):
         row = identity | {"n_runs": values.size, "n_excluded": n_excluded}
         if values.size:
-            group_seed = tables.bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
+            group_seed = bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
             row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_runs", "n_excluded", *SCORE_COLUMNS])
@@ -267,7 +259,7 @@ def selection_bias(
         _check_evaluated(winner, pair)
         tuning_runs = tuning.loc[_in_configuration(tuning, winner), "score"].dropna().to_numpy()
         fresh_runs = pair["score"].dropna().to_numpy()
-        group_seed = tables.bootstrap_seed(seed, "selection bias", winner["env_id"], winner["variant"])
+        group_seed = bootstrap_seed(seed, "selection bias", winner["env_id"], winner["variant"])
         row = winner[["env_id", "variant", "config_id", "label"]].to_dict()
         if fresh_runs.size:
             strata = [tuning_runs, fresh_runs]
@@ -395,7 +387,7 @@ def robustness(
             partial(_robustness_statistic, random_score=random_scores[env_id], columns=columns),
             n_resamples,
             confidence,
-            tables.bootstrap_seed(seed, "robustness", env_id),
+            bootstrap_seed(seed, "robustness", env_id),
         )
         best_score = max(float(iqm(values)) for _, values in env_configs)
         for v, variant in enumerate(variants):

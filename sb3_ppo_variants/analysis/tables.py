@@ -8,7 +8,6 @@ table) computes its own per-run arrays and calls the same functions.
 """
 
 import math
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from sb3_ppo_variants.analysis.stats import (
     AGGREGATE_SUMMARIES,
     SEED_SUMMARIES,
     aggregate_summaries,
+    bootstrap_seed,
     iqm,
     iqm_mean_median,
     probability_of_improvement,
@@ -28,19 +28,6 @@ from sb3_ppo_variants.analysis.stats import (
 # Elements of one bootstrap chunk of a learning curve (resamples x runs x evaluation points), to bound memory.
 CURVE_CHUNK_ELEMENTS = 4_000_000
 Seed = int | Sequence[int]
-
-
-def bootstrap_seed(seed: int, *keys: str) -> list[int]:
-    """
-    Seed of one group's bootstrap, from the report's seed and the group's keys (e.g. environment and variant).
-
-    One group's intervals then depend only on its own runs, not on which other groups the report has.
-
-    :param seed: the report's seed
-    :param keys: names of the group
-    :return: a seed for ``numpy.random.default_rng``
-    """
-    return [seed, zlib.crc32("|".join(keys).encode())]
 
 
 def summary_columns(

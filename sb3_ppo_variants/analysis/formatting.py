@@ -1,0 +1,89 @@
+"""
+Text cells of the report tables: numbers, intervals, error messages and swept values, formatted as the writers print them.
+"""
+
+import math
+
+import pandas as pd
+
+ERROR_WIDTH = 100
+
+
+def number(value: object) -> str:
+    """
+    Short human-readable number: thousands separators for counts and timesteps, 3-4 significant digits otherwise.
+
+    :param value: a number, NaN or None
+    :return: the text; ``–`` for NaN and None, ``∞`` / ``-∞`` for infinities
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    x = float(value)
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if x == int(x) and abs(x) < 1e7:
+        return f"{int(x):,}"
+    if abs(x) >= 1e6 or abs(x) < 1e-3:
+        return f"{x:.2e}"
+    if abs(x) >= 100:
+        return f"{x:.1f}"
+    return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+
+
+def bounded(row: pd.Series, column: str) -> str:
+    """
+    A point estimate with its interval, from the columns ``column``, ``column_low`` and ``column_high`` of a row.
+
+    :param row: a table row
+    :param column: the point estimate's column
+    :return: ``point [low, high]``; ``–`` when the point is missing
+    """
+    if column not in row or pd.isna(row[column]):
+        return "–"
+    return f"{number(row[column])} [{number(row[f'{column}_low'])}, {number(row[f'{column}_high'])}]"
+
+
+def interval(row: pd.Series, name: str, summary: str = "iqm") -> str:
+    """
+    ``bounded`` for the summary columns ``<name>_<summary>`` of ``tables.summary_columns``.
+
+    :param row: a table row
+    :param name: metric name, e.g. ``final_return``
+    :param summary: summary name, e.g. ``iqm``
+    :return: ``point [low, high]``
+    """
+    return bounded(row, f"{name}_{summary}")
+
+
+def column(table: pd.DataFrame, name: str) -> pd.Series:
+    """
+    A column of a table, or NaN for every row when the table has no such column.
+
+    :param table: a table
+    :param name: column name
+    :return: the column
+    """
+    return table[name] if name in table else pd.Series(math.nan, index=table.index)
+
+
+def percent(confidence: object) -> int:
+    """
+    A confidence level as a whole percentage, e.g. 95.
+
+    :param confidence: the level in (0, 1)
+    :return: the percentage
+    """
+    return round(100 * float(confidence))
+
+
+def error(text: object) -> str:
+    """
+    An error message on one line, at most ``ERROR_WIDTH`` characters.
+
+    :param text: the message, NaN or None
+    :return: the line; ``–`` without a message
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return "–"
+    line = " ".join(str(text).split())
+    return line if len(line) <= ERROR_WIDTH else line[: ERROR_WIDTH - 1] + "…"
