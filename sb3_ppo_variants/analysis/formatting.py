@@ -6,6 +6,8 @@ import math
 
 import pandas as pd
 
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, METHOD_NAMES, MIN_RUNS
+
 ERROR_WIDTH = 100
 
 
@@ -87,3 +89,39 @@ def error(text: object) -> str:
         return "–"
     line = " ".join(str(text).split())
     return line if len(line) <= ERROR_WIDTH else line[: ERROR_WIDTH - 1] + "…"
+
+
+def flagged(cell: str, n_runs: object) -> str:
+    """
+    An interval cell with the flag ``(n = <runs>)`` when it rests on fewer than ``intervals.MIN_RUNS`` runs.
+
+    :param cell: the cell's text
+    :param n_runs: the number of runs the interval is computed from
+    :return: the cell, flagged when ``0 < n_runs < MIN_RUNS``
+    """
+    if pd.isna(n_runs) or not 0 < int(n_runs) < MIN_RUNS or cell == "–":
+        return cell
+    return f"{cell} (n = {int(n_runs)})"
+
+
+def method_name(settings: dict[str, object]) -> str:
+    """
+    The name of a report's interval method, as its text says it.
+
+    :param settings: the report's settings, with ``interval``
+    :return: e.g. ``t (Student's t; Tukey-McLaughlin for IQMs)``
+    """
+    return METHOD_NAMES[str(settings.get("interval", DEFAULT_METHOD))]
+
+
+def intervals_note(settings: dict[str, object]) -> str:
+    """
+    The sentence of a report's header on its intervals.
+
+    :param settings: the report's settings, with ``interval``
+    :return: the sentence
+    """
+    return (
+        f"Intervals of IQMs and means: {method_name(settings)}; of the other statistics: percentile bootstrap "
+        f"(docs/statistics.md). An interval from fewer than {MIN_RUNS} runs is flagged with its number of runs (n = 3)."
+    )

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis.document import Document, FigureSpec, TextTable
-from sb3_ppo_variants.analysis.formatting import number, percent
+from sb3_ppo_variants.analysis.formatting import method_name, number, percent
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, check_method, interval_estimate
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
 from sb3_ppo_variants.analysis.scoring import LAST_EPISODES, run_scores
-from sb3_ppo_variants.analysis.stats import aggregate_mean, bootstrap_seed, stratified_bootstrap_ci
+from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.records import COMPLETED, RecordTables, load_records
 
 # Table 1 of the paper: setting -> average normalised score (7 MuJoCo-v1 tasks x 3 seeds, 1M steps)
@@ -91,7 +92,7 @@ class Table1Report:
             f"Scored as the PPO paper's Table 1: per run, the mean return of its last {settings.get('n_last')} training "
             "episodes; per task, the random policy's mean return is 0 and the best setting's mean over seeds is 1. Tasks: "
             f"{', '.join(settings.get('tasks', []))}. Bootstrap: {settings.get('n_resamples')} resamples, "
-            f"seed {settings.get('seed')}."
+            f"seed {settings.get('seed')}. Intervals: {method_name(settings)} (docs/statistics.md)."
         )
         names = ("table1", "per_task", "problems", "curves")
         content = {"settings": settings} | {name: getattr(self, name).to_dict(orient="records") for name in names}
@@ -246,15 +247,18 @@ def _per_task(scores: pd.DataFrame, random_scores: dict[str, float]) -> tuple[di
 
 
 def _table1_rows(
-    normalised: dict[str, dict[str, np.ndarray]], settings: list[str], n_resamples: int, confidence: float, seed: int
+    normalised: dict[str, dict[str, np.ndarray]],
+    settings: list[str],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str,
 ) -> pd.DataFrame:
     """The rows of ``Table1Report.table1``, one per setting in ``settings``' order."""
     rows = []
     for setting in settings:
         strata = [by_setting[setting] for by_setting in normalised.values() if setting in by_setting]
-        point, low, high = stratified_bootstrap_ci(
-            strata, aggregate_mean, n_resamples, confidence, bootstrap_seed(seed, setting)
-        )
+        point, low, high = interval_estimate(strata, "mean", method, n_resamples, confidence, bootstrap_seed(seed, setting))
         rows.append(
             {
                 "setting": setting,
@@ -277,6 +281,7 @@ def build_table1(
     confidence: float = 0.95,
     seed: int = 0,
     random_scores: dict[str, float] | None = None,
+    interval: str = DEFAULT_METHOD,
 ) -> Table1Report:
     """
     The PPO paper's Table 1 from an experiment's records: each setting's score, the mean over tasks and seeds of the
@@ -289,8 +294,10 @@ def build_table1(
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap
     :param random_scores: env_id -> random policy's mean return; default ``references.RANDOM_SCORES``
+    :param interval: interval method of the scores (``intervals.METHODS``; the mean over tasks of the task means)
     :return: the report
     """
+    check_method(interval, "interval")
     records = source if isinstance(source, RecordTables) else load_records(source)
     random_scores = RANDOM_SCORES if random_scores is None else random_scores
     scores, problems = paper_scores(records, n_last)
@@ -303,11 +310,18 @@ def build_table1(
     order = {setting: i for i, setting in enumerate(settings)}
     per_task_frame = pd.DataFrame(per_task, columns=PER_TASK_COLUMNS)
     return Table1Report(
-        table1=_table1_rows(normalised, settings, n_resamples, confidence, seed),
+        table1=_table1_rows(normalised, settings, n_resamples, confidence, seed, interval),
         per_task=per_task_frame.sort_values(["env_id", "setting"], key=lambda c: c.map(order) if c.name == "setting" else c),
         curves=episode_curves(records, scores),
         problems=problems,
-        settings={"n_last": n_last, "n_resamples": n_resamples, "confidence": confidence, "seed": seed, "tasks": tasks},
+        settings={
+            "n_last": n_last,
+            "n_resamples": n_resamples,
+            "confidence": confidence,
+            "seed": seed,
+            "interval": interval,
+            "tasks": tasks,
+        },
     )
 
 
@@ -346,7 +360,7 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
         TextTable(
             "Table 1",
             "The PPO paper's Table 1 layout: per setting, the mean over tasks of the mean normalised score of its runs "
-            f"(random policy 0, best setting of the task 1), with a {confidence}% bootstrap CI stratified by task, beside "
+            f"(random policy 0, best setting of the task 1), with a {confidence}% CI over tasks and seeds, beside "
             "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps).",
             main,
         ),

@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
 from sb3_ppo_variants.analysis.document import ReportKind
+from sb3_ppo_variants.analysis.formatting import method_name
 from sb3_ppo_variants.analysis.paper import Table1Report
 from sb3_ppo_variants.analysis.report import Report
 from sb3_ppo_variants.analysis.sweep_report import SweepReport
@@ -50,7 +51,7 @@ def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
 
 def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     """
-    One panel per environment: IQM evaluation return across seeds per variant, with the bootstrap confidence band.
+    One panel per environment: IQM evaluation return across seeds per variant, with its confidence band.
 
     :param report: report with ``curves``
     :param out_dir: existing directory
@@ -81,7 +82,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     handles = [Line2D([], [], color=color, linewidth=2.5, label=variant) for variant, color in colors.items()]
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% bootstrap CI")
+    figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% CI, {method_name(report.settings)}")
     return save_figure(figure, out_dir, "learning_curves")
 
 
@@ -110,7 +111,9 @@ def aggregate_intervals(report: Report, out_dir: Path) -> list[Path]:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, [f"{v} ({n} envs)" for v, n in zip(aggregate["variant"], aggregate["n_envs"], strict=True)])
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    figure.suptitle(f"Aggregate over environments: IQM (black line) and {confidence}% stratified bootstrap CI (bar)")
+    figure.suptitle(
+        f"Aggregate over environments: IQM (black line) and {confidence}% CI (bar), {method_name(report.settings)}"
+    )
     return save_figure(figure, out_dir, "aggregate_iqm")
 
 
@@ -205,7 +208,8 @@ def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(
-        f"Sensitivity: best configuration at each value (tuning seeds), band = {confidence}% bootstrap CI across seeds"
+        f"Sensitivity: best configuration at each value (tuning seeds), band = {confidence}% CI across seeds, "
+        f"{method_name(report.settings)}"
     )
     return save_figure(figure, out_dir, "sensitivity")
 

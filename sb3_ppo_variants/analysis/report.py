@@ -20,7 +20,17 @@ import pandas as pd
 
 from sb3_ppo_variants.analysis import metrics, tables
 from sb3_ppo_variants.analysis.document import Document, FigureSpec, TextTable
-from sb3_ppo_variants.analysis.formatting import column, error, interval, number, percent
+from sb3_ppo_variants.analysis.formatting import (
+    column,
+    error,
+    flagged,
+    interval,
+    intervals_note,
+    method_name,
+    number,
+    percent,
+)
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, check_method
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
 from sb3_ppo_variants.analysis.scoring import GroupCurves, curve_scores, group_curves, wide
 from sb3_ppo_variants.analysis.stats import bootstrap_seed, normalize
@@ -78,7 +88,7 @@ class Report:
         settings = self.settings
         header = (
             f"Diverged runs: {settings.get('diverged')} (see sb3_ppo_variants.analysis.report). Bootstrap: "
-            f"{settings.get('n_resamples')} resamples, seed {settings.get('seed')}."
+            f"{settings.get('n_resamples')} resamples, seed {settings.get('seed')}. {intervals_note(settings)}"
         )
         figures = [
             FigureSpec(draw, self)
@@ -105,13 +115,12 @@ def _group_row(
     threshold = thresholds.get(env_id, math.nan)
     to_threshold = None if math.isnan(threshold) else metrics.timesteps_to_threshold(returns, timesteps, threshold)
     within = metrics.within_run_dispersion(returns) if returns.shape[1] > 1 else np.full(len(run_ids), np.nan)
-    n_resamples, confidence = settings["n_resamples"], settings["confidence"]
-    group_seed = bootstrap_seed(settings["seed"], env_id, variant)
+    intervals = (settings["n_resamples"], settings["confidence"], bootstrap_seed(settings["seed"], env_id, variant))
     final = scores["final_return"]
     row: dict[str, object] = {"threshold": threshold}
-    row |= tables.sample_efficiency(final, scores["auc"], to_threshold, n_resamples, confidence, group_seed)
+    row |= tables.sample_efficiency(final, scores["auc"], to_threshold, *intervals, settings["interval"])
     row |= tables.stability(
-        metrics.max_drawdown(returns), within, final, settings["cvar_alpha"], n_resamples, confidence, group_seed
+        metrics.max_drawdown(returns), within, final, settings["cvar_alpha"], *intervals, settings["interval"]
     )
     ratio_wide, kl_wide = train
     return row | tables.training_diagnostics(
@@ -149,6 +158,7 @@ def build_report(
     confidence: float = 0.95,
     curve_resamples: int = 500,
     seed: int = 0,
+    interval: str = DEFAULT_METHOD,
 ) -> Report:
     """
     Build the report tables from the records of an experiment.
@@ -175,8 +185,11 @@ def build_report(
     :param confidence: confidence level of the intervals
     :param curve_resamples: bootstrap resamples for the learning-curve bands; 0 skips the curves
     :param seed: seed of the bootstrap; the same seed and records give the same report
+    :param interval: interval method of the IQMs and means (``intervals.METHODS``, default ``intervals.DEFAULT_METHOD``);
+        medians, optimality gaps and probabilities of improvement get percentile-bootstrap intervals
     :return: the report
     """
+    check_method(interval, "interval")
     if curve_resamples < 0:
         raise ValueError(f"curve_resamples must be >= 0, got {curve_resamples}")
     records = source if isinstance(source, RecordTables) else load_records(source)
@@ -191,6 +204,7 @@ def build_report(
         "confidence": confidence,
         "curve_resamples": curve_resamples,
         "seed": seed,
+        "interval": interval,
     }
     train = (wide(records.train, "update", "ratio_max"), wide(records.train, "update", "approx_kl"))
     rows, curves, scores = [], [], {}
@@ -202,18 +216,25 @@ def build_report(
         rows[-1] |= _group_row(group, scores[group.keys], train, thresholds, settings)
         if curve_resamples:
             curve_seed = bootstrap_seed(seed, "curve", *group.keys)
-            band = tables.learning_curve_band(group.returns, group.timesteps, curve_resamples, confidence, curve_seed)
+            band = tables.learning_curve_band(
+                group.returns, group.timesteps, curve_resamples, confidence, curve_seed, interval
+            )
             curves.append(band.assign(env_id=group.keys[0], variant=group.keys[1])[CURVE_COLUMNS])
     runs = records.runs
     final_by_group = {keys: by_name["final_return"] for keys, by_name in scores.items()}
     return Report(
         per_env=pd.DataFrame(rows),
-        aggregate=tables.aggregate(_normalised(scores), n_resamples, confidence, seed),
+        aggregate=tables.aggregate(_normalised(scores), n_resamples, confidence, seed, interval),
         improvement=tables.improvement(final_by_group, sorted(runs["label"].unique())),
         curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS),
         problems=runs.loc[runs["status"] != "ok", PROBLEM_COLUMNS].reset_index(drop=True),
         settings=settings,
     )
+
+
+def _per_cell(row: pd.Series, name: str) -> str:
+    """The IQM interval of a metric of one (environment, variant), flagged when it has few completed runs."""
+    return flagged(interval(row, name), row["n_ok"] + row["n_diverged"])
 
 
 def _runs_table(per_env: pd.DataFrame) -> pd.DataFrame:
@@ -228,8 +249,8 @@ def _efficiency_table(per_env: pd.DataFrame) -> pd.DataFrame:
         {
             "environment": per_env["env_id"],
             "variant": per_env["variant"],
-            "final return": [interval(row, "final_return") for row in rows],
-            "AUC": [interval(row, "auc") for row in rows],
+            "final return": [_per_cell(row, "final_return") for row in rows],
+            "AUC": [_per_cell(row, "auc") for row in rows],
             "threshold": column(per_env, "threshold").map(number),
             "steps to threshold (median)": column(per_env, "steps_to_threshold_median").map(number),
             "reached": ["–" if pd.isna(n) else f"{int(n)}/{ok + div}" for n, ok, div in reached],
@@ -244,8 +265,8 @@ def _stability_table(per_env: pd.DataFrame, settings: dict[str, object]) -> pd.D
         {
             "environment": per_env["env_id"],
             "variant": per_env["variant"],
-            "max drawdown": [interval(row, "max_drawdown") for row in rows],
-            "within-run IQR": [interval(row, "within_run_dispersion") for row in rows],
+            "max drawdown": [_per_cell(row, "max_drawdown") for row in rows],
+            "within-run IQR": [_per_cell(row, "within_run_dispersion") for row in rows],
             "seed IQR": column(per_env, "final_return_seed_iqr").map(number),
             f"CVaR {percent(settings.get('cvar_alpha', 0.25))}%": column(per_env, "final_return_lower_cvar").map(number),
             "ratio max (median / worst)": [f"{number(median)} / {number(worst)}" for median, worst in ratio],
@@ -317,7 +338,8 @@ def _text_tables(report: Report) -> tuple[TextTable, ...]:
             "listed environments, aggregated as rliable does: IQM of the runs of all environments pooled; mean and median "
             "of the per-environment means; optimality gap = mean over environments of the mean shortfall below 1, "
             "max(1 - score, 0) (lower is better). Mean, median and optimality gap weigh each environment the same "
-            f"whatever its number of runs. {confidence}% CI from a bootstrap stratified by environment.",
+            f"whatever its number of runs. {confidence}% CI: IQM and mean {method_name(settings)}, median and optimality "
+            "gap a bootstrap stratified by environment.",
             _aggregate_table(report.aggregate),
         ),
         TextTable(

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from sb3_ppo_variants.analysis.document import Document, FigureSpec, TextTable
-from sb3_ppo_variants.analysis.formatting import bounded, interval, number, percent
+from sb3_ppo_variants.analysis.formatting import bounded, flagged, interval, number, percent
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
 from sb3_ppo_variants.analysis.report import Report, build_report
 from sb3_ppo_variants.analysis.sweeps import (
     best_configurations,
@@ -127,6 +128,7 @@ def build_sweep_report(
     curve_resamples: int = 500,
     seed: int = 0,
     random_scores: Mapping[str, float] | None = None,
+    interval: str = DEFAULT_METHOD,
 ) -> SweepReport:
     """
     Build the report of a tune directory: the evaluation stage's report, then selection, selection bias, sensitivity
@@ -142,6 +144,8 @@ def build_sweep_report(
     :param seed: seed of the bootstrap; the same seed and records give the same report
     :param random_scores: random-policy score per env_id for the robustness table; default
         ``references.RANDOM_SCORES``
+    :param interval: interval method of the IQMs and means (``intervals.METHODS``); the selection bias and the
+        robustness get percentile-bootstrap intervals
     :return: the report
     """
     directory = Path(tune_dir)
@@ -154,7 +158,7 @@ def build_sweep_report(
         )
     tuning, evaluation = load_records(directory / TUNING_DIR), load_records(directory / EVALUATION_DIR)
     tuning_scores = run_scores(tuning, select, final_k, diverged)
-    configurations = configuration_intervals(tuning_scores, n_resamples, confidence, seed)
+    configurations = configuration_intervals(tuning_scores, n_resamples, confidence, seed, interval)
     return SweepReport(
         evaluation=build_report(
             evaluation,
@@ -164,6 +168,7 @@ def build_sweep_report(
             confidence=confidence,
             curve_resamples=curve_resamples,
             seed=seed,
+            interval=interval,
         ),
         configurations=configurations,
         selection=best_configurations(configurations),
@@ -180,6 +185,7 @@ def build_sweep_report(
             "confidence": confidence,
             "curve_resamples": curve_resamples,
             "seed": seed,
+            "interval": interval,
             "n_tuning_runs": len(tuning.runs),
             "n_evaluation_runs": len(evaluation.runs),
         },
@@ -234,9 +240,9 @@ def _selection_bias_table(report: SweepReport) -> TextTable:
             "environment": bias["env_id"],
             "variant": bias["variant"],
             "configuration": bias["label"],
-            "tuning seeds": [bounded(row, "tuning_iqm") for row in rows],
+            "tuning seeds": [flagged(bounded(row, "tuning_iqm"), row["n_tuning_runs"]) for row in rows],
             "tuning runs": bias["n_tuning_runs"].map(number),
-            "fresh seeds": [bounded(row, "fresh_iqm") for row in rows],
+            "fresh seeds": [flagged(bounded(row, "fresh_iqm"), row["n_fresh_runs"]) for row in rows],
             "fresh runs": bias["n_fresh_runs"].map(number),
             "tuning − fresh": [bounded(row, "bias") for row in rows],
         }
@@ -260,7 +266,7 @@ def _sensitivity_table(report: SweepReport) -> TextTable:
             "best configuration": profile["label"],
             "configurations": profile["n_configs"].map(number),
             "runs": profile["n_runs"].map(number),
-            "score": [bounded(row, "score_iqm") for _, row in profile.iterrows()],
+            "score": [flagged(bounded(row, "score_iqm"), row["n_runs"]) for _, row in profile.iterrows()],
         }
     )
     note = (
@@ -302,7 +308,7 @@ def _configurations_table(report: SweepReport) -> TextTable:
             "variant": configurations["variant"],
             "configuration": configurations["label"],
             "runs": [_runs(n, x) for n, x in zip(configurations["n_runs"], configurations["n_excluded"], strict=True)],
-            "score": [interval(row, "score") for _, row in configurations.iterrows()],
+            "score": [flagged(interval(row, "score"), row["n_runs"]) for _, row in configurations.iterrows()],
             "mean": configurations["score_mean"].map(number),
         }
     )

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis import scoring, tables
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
 from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, bootstrap_seed, iqm, stratified_bootstrap_ci
 from sb3_ppo_variants.records import RecordTables, load_records
@@ -134,15 +135,17 @@ def configuration_scores(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def configuration_intervals(
-    scores: pd.DataFrame, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    scores: pd.DataFrame, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0, method: str = DEFAULT_METHOD
 ) -> pd.DataFrame:
     """
-    Each configuration's score with bootstrap confidence intervals across its seeds.
+    Each configuration's score with confidence intervals across its seeds.
 
     :param scores: run scores (``run_scores``)
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap, combined with each configuration's environment, variant and label
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``; the median's is the percentile
+        bootstrap)
     :return: one row per configuration, as ``configuration_scores`` but with all the columns of
         ``tables.seed_summaries`` of ``score``: ``score_<iqm|mean|median>`` with ``_low`` / ``_high`` bounds and
         ``score_std`` (NaN without a scored run)
@@ -152,7 +155,7 @@ def configuration_intervals(
         row = identity | {"n_runs": values.size, "n_excluded": n_excluded}
         if values.size:
             group_seed = bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
-            row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed)
+            row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed, method)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_runs", "n_excluded", *SCORE_COLUMNS])
 

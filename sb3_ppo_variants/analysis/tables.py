@@ -2,9 +2,11 @@
 The report's tables, one function per group of metrics, from per-run metric arrays (no records, no files).
 
 Each per-(environment, variant) function returns the columns of one table row as a dict; ``aggregate`` and
-``improvement`` return whole tables. Summaries across seeds are named ``<metric>_<summary>`` with their bootstrap
-bounds ``<metric>_<summary>_low`` / ``_high`` (``summary_columns``). A report of another kind (a sweep, a paper's
-table) computes its own per-run arrays and calls the same functions.
+``improvement`` return whole tables. Summaries across seeds are named ``<metric>_<summary>`` with their interval
+bounds ``<metric>_<summary>_low`` / ``_high`` (``summary_columns``). The intervals of the IQM and the mean come from
+the ``interval`` method of ``sb3_ppo_variants.analysis.intervals`` (default ``intervals.DEFAULT_METHOD``), the others
+(median, optimality gap, probability of improvement) from the percentile bootstrap. A report of another kind (a
+sweep, a paper's table) computes its own per-run arrays and calls the same functions.
 """
 
 import math
@@ -14,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis import metrics
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, STATISTICS, interval_estimate
 from sb3_ppo_variants.analysis.stats import (
     AGGREGATE_SUMMARIES,
     SEED_SUMMARIES,
     aggregate_summaries,
     bootstrap_seed,
-    iqm,
     iqm_mean_median,
     probability_of_improvement,
     stratified_bootstrap_ci,
@@ -53,18 +55,52 @@ def summary_columns(
     return columns
 
 
-def seed_summaries(per_run: Mapping[str, np.ndarray], n_resamples: int, confidence: float, seed: Seed) -> dict[str, float]:
+def with_interval_method(
+    strata: np.ndarray | Sequence[np.ndarray],
+    bootstrap: tuple[np.ndarray, np.ndarray, np.ndarray],
+    summaries: Sequence[str],
+    method: str,
+    n_resamples: int,
+    confidence: float,
+    seed: Seed,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
-    IQM, mean and median across seeds of each per-run metric, with bootstrap intervals, and its standard deviation.
+    Replace the percentile-bootstrap bounds of the IQM and the mean by those of ``method``.
+
+    :param strata: the runs the bootstrap resampled: one array (runs, metrics) or one per task
+    :param bootstrap: its ``(point, low, high)``, each shaped (metrics, summaries)
+    :param summaries: the summary names of the last axis, e.g. ``SEED_SUMMARIES``
+    :param method: a method of ``intervals.METHODS``; ``"percentile"`` keeps the bounds as they are
+    :param n_resamples: bootstrap resamples of a bootstrap method
+    :param confidence: confidence level
+    :param seed: seed of a bootstrap method
+    :return: ``(point, low, high)`` with the columns of ``intervals.STATISTICS`` replaced
+    """
+    point, low, high = (np.array(part, dtype=float) for part in bootstrap)
+    if method != "percentile":
+        for statistic in STATISTICS:
+            i = list(summaries).index(statistic)
+            point[:, i], low[:, i], high[:, i] = interval_estimate(strata, statistic, method, n_resamples, confidence, seed)
+    return point, low, high
+
+
+def seed_summaries(
+    per_run: Mapping[str, np.ndarray], n_resamples: int, confidence: float, seed: Seed, method: str = DEFAULT_METHOD
+) -> dict[str, float]:
+    """
+    IQM, mean and median across seeds of each per-run metric, with intervals, and its standard deviation.
 
     :param per_run: metric name -> values, one per run (the same runs for every metric)
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap; all metrics are resampled with the same run indices
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``); the median's is the percentile
+        bootstrap
     :return: ``summary_columns`` of each metric (``SEED_SUMMARIES``), then ``<metric>_std`` (ddof = 1, NaN for one run)
     """
     values = np.column_stack(list(per_run.values()))
-    point, low, high = stratified_bootstrap_ci(values, iqm_mean_median, n_resamples, confidence, seed)
+    bootstrap = stratified_bootstrap_ci(values, iqm_mean_median, n_resamples, confidence, seed)
+    point, low, high = with_interval_method(values, bootstrap, SEED_SUMMARIES, method, n_resamples, confidence, seed)
     columns: dict[str, float] = {}
     for m, name in enumerate(per_run):
         columns |= summary_columns(name, SEED_SUMMARIES, point[m], low[m], high[m])
@@ -79,6 +115,7 @@ def sample_efficiency(
     n_resamples: int,
     confidence: float,
     seed: Seed,
+    method: str = DEFAULT_METHOD,
 ) -> dict[str, float]:
     """
     Sample-efficiency columns of one (environment, variant): final return, AUC and timesteps to a threshold.
@@ -90,12 +127,13 @@ def sample_efficiency(
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``)
     :return: ``seed_summaries`` of ``final_return`` and ``auc``; ``steps_to_threshold_median``, the median across seeds,
         which is ``inf`` unless more than half of the runs reach the threshold (with an even number of runs, exactly
         half reaching it makes one of the two middle values infinite); ``n_reached``, the number of runs that reach it
         (both NaN without a threshold)
     """
-    columns = seed_summaries({"final_return": final_return, "auc": auc}, n_resamples, confidence, seed)
+    columns = seed_summaries({"final_return": final_return, "auc": auc}, n_resamples, confidence, seed, method)
     return columns | {
         "steps_to_threshold_median": math.nan if steps_to_threshold is None else float(np.median(steps_to_threshold)),
         "n_reached": math.nan if steps_to_threshold is None else int(np.isfinite(steps_to_threshold).sum()),
@@ -110,6 +148,7 @@ def stability(
     n_resamples: int,
     confidence: float,
     seed: Seed,
+    method: str = DEFAULT_METHOD,
 ) -> dict[str, float]:
     """
     Stability columns of one (environment, variant): collapses and dispersion within runs and across seeds.
@@ -121,11 +160,12 @@ def stability(
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``)
     :return: ``seed_summaries`` of ``max_drawdown`` and ``within_run_dispersion``; ``final_return_seed_iqr`` and
         ``final_return_lower_cvar``
     """
     per_run = {"max_drawdown": max_drawdown, "within_run_dispersion": within_run_dispersion}
-    return seed_summaries(per_run, n_resamples, confidence, seed) | {
+    return seed_summaries(per_run, n_resamples, confidence, seed, method) | {
         "final_return_seed_iqr": float(metrics.iqr_across_seeds(final_return)),
         "final_return_lower_cvar": float(metrics.lower_cvar(final_return, cvar_alpha)),
     }
@@ -160,25 +200,31 @@ def training_diagnostics(ratio_max: np.ndarray, approx_kl: np.ndarray, kl_thresh
 
 
 def learning_curve_band(
-    returns: np.ndarray, timesteps: np.ndarray, n_resamples: int, confidence: float, seed: Seed
+    returns: np.ndarray,
+    timesteps: np.ndarray,
+    n_resamples: int,
+    confidence: float,
+    seed: Seed,
+    method: str = DEFAULT_METHOD,
 ) -> pd.DataFrame:
     """
-    IQM across seeds of the return at each evaluation point, with its bootstrap confidence band.
+    IQM across seeds of the return at each evaluation point, with its confidence band.
 
-    The points are resampled in chunks (to bound memory), each chunk with the next draws of one generator.
+    The points are taken in chunks (to bound the memory of a bootstrap), each chunk with the next draws of one generator.
 
     :param returns: evaluation returns, shape (runs, evaluation points)
     :param timesteps: timesteps of the evaluation points, shape (evaluation points,)
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the band
     :param seed: seed of the bootstrap
+    :param method: interval method (``intervals.METHODS``)
     :return: one row per evaluation point: ``timesteps, iqm, low, high, n_runs``
     """
     runs, points = returns.shape
     rng = np.random.default_rng(seed)
     chunk = max(1, CURVE_CHUNK_ELEMENTS // (n_resamples * runs))
     parts = [
-        stratified_bootstrap_ci(returns[:, start : start + chunk], iqm, n_resamples, confidence, rng)
+        interval_estimate(returns[:, start : start + chunk], "iqm", method, n_resamples, confidence, rng)
         for start in range(0, points, chunk)
     ]
     point, low, high = (np.concatenate([np.atleast_1d(part[i]) for part in parts]) for i in range(3))
@@ -186,7 +232,11 @@ def learning_curve_band(
 
 
 def aggregate(
-    scores: Mapping[tuple[str, str], Mapping[str, np.ndarray]], n_resamples: int, confidence: float, seed: int
+    scores: Mapping[tuple[str, str], Mapping[str, np.ndarray]],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str = DEFAULT_METHOD,
 ) -> pd.DataFrame:
     """
     Aggregate over environments per variant: IQM, mean, median and optimality gap, as rliable defines them.
@@ -194,14 +244,15 @@ def aggregate(
     For each metric: ``iqm`` pools the runs of all environments (25% trimmed mean over runs x environments);
     ``mean`` and ``median`` are the mean and the median over environments of the per-environment mean, and
     ``optimality_gap`` the mean over environments of the per-environment mean of ``max(1 - score, 0)``, so each
-    environment weighs the same whatever its number of runs (see ``stats.aggregate_summaries``). Intervals come from
-    a bootstrap stratified by environment, seeded per variant.
+    environment weighs the same whatever its number of runs (see ``stats.aggregate_summaries``). The intervals of the
+    IQM and the mean come from ``method``, the others from a bootstrap stratified by environment, seeded per variant.
 
     :param scores: (env_id, variant) -> {metric name: per-run scores}, normalised so that 1 is the reference; every
         entry has the same metric names
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: the report's seed
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``)
     :return: one row per variant (sorted): ``variant, n_envs, n_runs, environments`` (comma-separated, sorted) and the
         ``summary_columns`` of each metric (``AGGREGATE_SUMMARIES``)
     """
@@ -210,8 +261,10 @@ def aggregate(
         envs = sorted(env for env, var in scores if var == variant)
         names = list(scores[envs[0], variant])
         strata = [np.column_stack([scores[env, variant][name] for name in names]) for env in envs]
-        point, low, high = stratified_bootstrap_ci(
-            strata, aggregate_summaries, n_resamples, confidence, bootstrap_seed(seed, "aggregate", variant)
+        variant_seed = bootstrap_seed(seed, "aggregate", variant)
+        bootstrap = stratified_bootstrap_ci(strata, aggregate_summaries, n_resamples, confidence, variant_seed)
+        point, low, high = with_interval_method(
+            strata, bootstrap, AGGREGATE_SUMMARIES, method, n_resamples, confidence, variant_seed
         )
         row: dict[str, object] = {
             "variant": variant,
