@@ -255,7 +255,7 @@ def test_exports_parse_back(experiment: Path) -> None:
     assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 0 | 1 |" in markdown
     tidy = pd.read_csv(io.StringIO(render(report, "csv")))
     assert list(tidy.columns) == ["table", "env_id", "variant", "run_id", "statistic", "value"]
-    assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "problems"}
+    assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "profiles", "aggregate_curves", "problems"}
     n_failed = tidy.query("table == 'per_env' and variant == 'b' and statistic == 'n_failed'")["value"]
     assert n_failed.astype(float).tolist() == [1.0]
 
@@ -266,7 +266,7 @@ def test_exports_parse_back(experiment: Path) -> None:
     assert {"settings", "per_env", "aggregate", "improvement", "problems", "curves"} <= set(content)
     assert content["per_env"][0]["steps_to_threshold_median"] == "inf"
     latex = render(report, "latex")
-    assert latex.count(r"\begin{tabular}") == 6 and r"CartPole-v1\_\_b\_\_seed3" in latex
+    assert latex.count(r"\begin{tabular}") == 8 and r"CartPole-v1\_\_b\_\_seed3" in latex
     with pytest.raises(ValueError, match=r"fmt must be one of \['md', 'csv', 'latex', 'json'\]"):
         render(report, "html")
 
@@ -290,7 +290,7 @@ def test_report_command(experiment: Path, tmp_path: Path, capsys: pytest.Capture
 def test_figures_written(tmp_path: Path) -> None:
     report = build_report(make_records(envs=("CartPole-v1", "Unknown-v0")), n_resamples=100, curve_resamples=50)
     paths = make_figures(report, tmp_path / "figures")
-    stems = ("learning_curves", "aggregate_iqm", "probability_of_improvement")
+    stems = ("learning_curves", "aggregate_iqm", "probability_of_improvement", "performance_profiles", "sample_efficiency")
     assert sorted(path.name for path in paths) == sorted(f"{stem}.{fmt}" for stem in stems for fmt in ("png", "svg"))
     assert all(path.stat().st_size > 1000 for path in paths)
 

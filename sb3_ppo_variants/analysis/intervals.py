@@ -25,7 +25,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from sb3_ppo_variants.analysis.stats import aggregate_iqm, aggregate_mean
+from sb3_ppo_variants.analysis.stats import aggregate_iqm, aggregate_mean, check_bootstrap, strata_list
 
 METHODS = ("percentile", "bca", "studentized", "t")
 # How the reports name each method
@@ -269,13 +269,8 @@ def interval_estimate(
     if statistic not in ESTIMATORS:
         raise ValueError(f"statistic must be one of {list(STATISTICS)}, got {statistic!r}")
     check_method(method)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    groups = [np.asarray(strata, dtype=float)] if isinstance(strata, np.ndarray) else _tasks(strata)
-    if not groups or any(group.ndim == 0 or group.shape[0] == 0 for group in groups):
-        raise ValueError("strata must be an array or a non-empty sequence of arrays, each with at least one run along axis 0")
+    check_bootstrap(n_resamples, confidence)
+    groups = strata_list(strata)
     estimate, standard_error = ESTIMATORS[statistic]
     tasks = [np.ascontiguousarray(np.moveaxis(group, 0, -1)) for group in groups]
     point = np.asarray(estimate(*tasks))

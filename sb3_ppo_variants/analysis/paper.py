@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.analysis.document import Document, FigureSpec, TextTable
-from sb3_ppo_variants.analysis.formatting import method_name, number, percent
+from sb3_ppo_variants.analysis.formatting import bounded, method_name, number, percent
 from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, check_method, interval_estimate
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
 from sb3_ppo_variants.analysis.scoring import LAST_EPISODES, run_scores
@@ -50,8 +50,22 @@ PAPER_LABELS: dict[str, str] = {
     "fixed-kl-3": "Fixed KL, β = 3",
     "fixed-kl-10": "Fixed KL, β = 10",
 }
-TABLE1_COLUMNS = ["setting", "paper_label", "score", "score_low", "score_high", "paper_score", "n_tasks", "n_runs"]
-PER_TASK_COLUMNS = ["env_id", "setting", "random_score", "mean", "std", "n_runs", "normalised", "best"]
+TABLE1_COLUMNS = [
+    "setting",
+    "paper_label",
+    "score",
+    "score_low",
+    "score_high",
+    "score_fixed",
+    "score_fixed_low",
+    "score_fixed_high",
+    "paper_score",
+    "n_tasks",
+    "n_runs",
+]
+PER_TASK_COLUMNS = ["env_id", "setting", "random_score", "mean", "std", "n_runs", "normalised", "normalised_fixed", "best"]
+# The setting fixed in advance that scales the second normalisation: PPO's clip at ε = 0.2, the paper's recommendation
+FIXED_REFERENCE = "clip-0.2"
 # The columns of the tidy CSV of a Table-1 report
 TIDY_COLUMNS = ["table", "env_id", "setting", "run_id", "statistic", "value"]
 
@@ -62,11 +76,13 @@ class Table1Report:
     The PPO paper's Table 1 computed from an experiment's training episodes (``build_table1``).
 
     :param table1: one row per setting, in the paper's order: ``setting, paper_label, score, score_low, score_high,
-        paper_score, n_tasks, n_runs``; ``score`` is the mean over tasks of the mean normalised score of its runs
-        (random policy 0, best setting of the task 1) with a bootstrap interval stratified by task
+        score_fixed, score_fixed_low, score_fixed_high, paper_score, n_tasks, n_runs``; ``score`` is the mean over
+        tasks of the mean normalised score of its runs (random policy 0, best setting of the task 1) with its interval
+        (``settings["interval"]``); ``score_fixed`` the same with the setting ``settings["reference"]`` fixed in
+        advance as 1 instead of the best
     :param per_task: one row per (task, setting): ``env_id, setting, random_score, mean, std, n_runs, normalised,
-        best``: the mean and std over seeds of the last-100-episode means (raw returns), their normalised mean, and
-        whether it is the task's best setting
+        normalised_fixed, best``: the mean and std over seeds of the last-100-episode means (raw returns), their
+        normalised mean by the best setting and by the reference, and whether it is the task's best setting
     :param curves: training-episode curves: ``env_id, setting, timesteps, mean_return, n_runs``
     :param problems: the runs left out or scored on fewer episodes: ``run_id, env_id, setting, seed, problem``
     :param settings: the parameters the report was built with
@@ -118,19 +134,31 @@ def best_setting_scores(scores: dict[str, np.ndarray]) -> tuple[str, float]:
     return best, means[best]
 
 
-def normalize_paper(scores: dict[str, np.ndarray], random_score: float) -> dict[str, np.ndarray]:
+def normalize_paper(scores: dict[str, np.ndarray], random_score: float, reference: str | None = None) -> dict[str, np.ndarray]:
     """
-    The paper's normalisation of one task: ``(score - random) / (best - random)``, the best setting's mean being 1.
+    The paper's normalisation of one task: ``(score - random) / (best - random)``, the best setting's mean being 1; or,
+    with ``reference``, ``(score - random) / (reference - random)``, the mean of a setting fixed in advance being 1.
+
+    The best setting is chosen on the runs that are then scored, so its normalised mean is 1 by construction, even
+    when another seed would have crowned another setting: the paper's scale favours the best setting. A reference
+    fixed in advance does not depend on the scored runs' ranking.
 
     :param scores: setting -> run scores of one task
     :param random_score: the random policy's mean return on the task
+    :param reference: a setting of ``scores`` whose mean is 1, or None for the best setting
     :return: setting -> normalised run scores
     """
-    _, best = best_setting_scores(scores)
-    if best == random_score:
-        raise ValueError(f"the best setting's mean equals the random score ({random_score}): the scale is undefined")
+    if reference is None:
+        _, scale = best_setting_scores(scores)
+    elif reference in scores:
+        scale = float(np.mean(scores[reference]))
+    else:
+        raise ValueError(f"reference must be one of the task's settings {sorted(scores)}, got {reference!r}")
+    if scale == random_score:
+        raise ValueError(f"the scaling setting's mean equals the random score ({random_score}): the scale is undefined")
     return {
-        setting: (np.asarray(values, dtype=float) - random_score) / (best - random_score) for setting, values in scores.items()
+        setting: (np.asarray(values, dtype=float) - random_score) / (scale - random_score)
+        for setting, values in scores.items()
     }
 
 
@@ -217,9 +245,18 @@ def episode_curves(records: RecordTables, scores: pd.DataFrame, points: int = 20
     return pd.DataFrame(rows, columns=columns)
 
 
-def _per_task(scores: pd.DataFrame, random_scores: dict[str, float]) -> tuple[dict[str, dict[str, np.ndarray]], list[dict]]:
-    """Per task, the normalised run scores of each setting, and the rows of ``Table1Report.per_task``."""
-    normalised: dict[str, dict[str, np.ndarray]] = {}
+Normalised = dict[str, dict[str, np.ndarray]]
+
+
+def _per_task(
+    scores: pd.DataFrame, random_scores: dict[str, float], reference: str | None
+) -> tuple[Normalised, Normalised, list[dict]]:
+    """
+    Per task, the normalised run scores of each setting by the best setting and by ``reference`` (tasks without it are
+    left out of the second), and the rows of ``Table1Report.per_task``.
+    """
+    normalised: Normalised = {}
+    fixed: Normalised = {}
     per_task = []
     for task in sorted(set(scores["env_id"])):
         group = scores[scores["env_id"] == task]
@@ -230,6 +267,8 @@ def _per_task(scores: pd.DataFrame, random_scores: dict[str, float]) -> tuple[di
         }
         best, _ = best_setting_scores(by_setting)
         normalised[task] = normalize_paper(by_setting, random)
+        if reference in by_setting:
+            fixed[task] = normalize_paper(by_setting, random, reference)
         per_task += [
             {
                 "env_id": task,
@@ -239,33 +278,36 @@ def _per_task(scores: pd.DataFrame, random_scores: dict[str, float]) -> tuple[di
                 "std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
                 "n_runs": len(values),
                 "normalised": float(normalised[task][setting].mean()),
+                "normalised_fixed": float(fixed[task][setting].mean()) if task in fixed else math.nan,
                 "best": setting == best,
             }
             for setting, values in by_setting.items()
         ]
-    return normalised, per_task
+    return normalised, fixed, per_task
+
+
+def _score(normalised: Normalised, setting: str, name: str, interval: tuple[int, float, int, str]) -> dict[str, float]:
+    """The columns ``<name>``, ``<name>_low``, ``<name>_high`` of one setting: the mean over tasks of its task means."""
+    strata = [by_setting[setting] for by_setting in normalised.values() if setting in by_setting]
+    if not strata:
+        return {name: math.nan, f"{name}_low": math.nan, f"{name}_high": math.nan}
+    n_resamples, confidence, seed, method = interval
+    point, low, high = interval_estimate(strata, "mean", method, n_resamples, confidence, bootstrap_seed(seed, setting))
+    return {name: float(point), f"{name}_low": float(low), f"{name}_high": float(high)}
 
 
 def _table1_rows(
-    normalised: dict[str, dict[str, np.ndarray]],
-    settings: list[str],
-    n_resamples: int,
-    confidence: float,
-    seed: int,
-    method: str,
+    normalised: Normalised, fixed: Normalised, settings: list[str], interval: tuple[int, float, int, str]
 ) -> pd.DataFrame:
     """The rows of ``Table1Report.table1``, one per setting in ``settings``' order."""
     rows = []
     for setting in settings:
         strata = [by_setting[setting] for by_setting in normalised.values() if setting in by_setting]
-        point, low, high = interval_estimate(strata, "mean", method, n_resamples, confidence, bootstrap_seed(seed, setting))
         rows.append(
-            {
-                "setting": setting,
-                "paper_label": PAPER_LABELS.get(setting, ""),
-                "score": float(point),
-                "score_low": float(low),
-                "score_high": float(high),
+            {"setting": setting, "paper_label": PAPER_LABELS.get(setting, "")}
+            | _score(normalised, setting, "score", interval)
+            | _score(fixed, setting, "score_fixed", interval)
+            | {
                 "paper_score": PAPER_TABLE1.get(setting, math.nan),
                 "n_tasks": len(strata),
                 "n_runs": sum(len(stratum) for stratum in strata),
@@ -282,6 +324,7 @@ def build_table1(
     seed: int = 0,
     random_scores: dict[str, float] | None = None,
     interval: str = DEFAULT_METHOD,
+    reference: str | None = FIXED_REFERENCE,
 ) -> Table1Report:
     """
     The PPO paper's Table 1 from an experiment's records: each setting's score, the mean over tasks and seeds of the
@@ -295,6 +338,8 @@ def build_table1(
     :param seed: seed of the bootstrap
     :param random_scores: env_id -> random policy's mean return; default ``references.RANDOM_SCORES``
     :param interval: interval method of the scores (``intervals.METHODS``; the mean over tasks of the task means)
+    :param reference: the setting fixed in advance whose mean is 1 in the second normalisation (``score_fixed``), or
+        None to leave it out; tasks without it are left out of that normalisation
     :return: the report
     """
     check_method(interval, "interval")
@@ -305,12 +350,12 @@ def build_table1(
     unknown = [task for task in tasks if task not in random_scores]
     if unknown:
         raise ValueError(f"no random-policy score for {unknown}: measure it with 'ppo-variants references random ...'")
-    normalised, per_task = _per_task(scores, random_scores)
+    normalised, fixed, per_task = _per_task(scores, random_scores, reference)
     settings = ordered_settings(sorted(set(scores["setting"])))
     order = {setting: i for i, setting in enumerate(settings)}
     per_task_frame = pd.DataFrame(per_task, columns=PER_TASK_COLUMNS)
     return Table1Report(
-        table1=_table1_rows(normalised, settings, n_resamples, confidence, seed, interval),
+        table1=_table1_rows(normalised, fixed, settings, (n_resamples, confidence, seed, interval)),
         per_task=per_task_frame.sort_values(["env_id", "setting"], key=lambda c: c.map(order) if c.name == "setting" else c),
         curves=episode_curves(records, scores),
         problems=problems,
@@ -320,6 +365,7 @@ def build_table1(
             "confidence": confidence,
             "seed": seed,
             "interval": interval,
+            "reference": reference,
             "tasks": tasks,
         },
     )
@@ -328,15 +374,14 @@ def build_table1(
 def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
     """Table 1 in the paper's layout, the raw per-task scores, the runs not scored in full."""
     confidence = percent(report.settings.get("confidence", 0.95))
+    reference = report.settings.get("reference")
     table1 = report.table1
     main = pd.DataFrame(
         {
             "setting": table1["setting"],
             "the paper's name": table1["paper_label"].map(lambda label: label or "(not in the paper)"),
-            f"our score [{confidence}% CI]": [
-                f"{number(row['score'])} [{number(row['score_low'])}, {number(row['score_high'])}]"
-                for _, row in table1.iterrows()
-            ],
+            f"our score [{confidence}% CI]": [bounded(row, "score") for _, row in table1.iterrows()],
+            f"{reference} = 1 [{confidence}% CI]": [bounded(row, "score_fixed") for _, row in table1.iterrows()],
             "the paper's score": table1["paper_score"].map(number),
             "tasks": table1["n_tasks"].map(number),
             "runs": table1["n_runs"].map(number),
@@ -351,6 +396,7 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
                 f"{number(mean)} ± {number(std)}" for mean, std in zip(per_task["mean"], per_task["std"], strict=True)
             ],
             "normalised": per_task["normalised"].map(number),
+            f"{reference} = 1": per_task["normalised_fixed"].map(number),
             "random policy": per_task["random_score"].map(number),
             "best": per_task["best"].map(lambda best: "best = 1" if best else ""),
         }
@@ -361,10 +407,23 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
             "Table 1",
             "The PPO paper's Table 1 layout: per setting, the mean over tasks of the mean normalised score of its runs "
             f"(random policy 0, best setting of the task 1), with a {confidence}% CI over tasks and seeds, beside "
-            "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps).",
-            main,
+            "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps). The best setting of each task is chosen on the same "
+            "seeds that are scored, so its score is 1 by construction and the scale favours it (a maximum of noisy "
+            "means is biased up, which pulls every other setting's normalised score down)"
+            + (
+                f"; the column {reference} = 1 normalises each task by {reference}, a setting fixed in advance, so the "
+                "difference between the two columns shows the size of that bias."
+                if reference is not None
+                else "."
+            ),
+            main if reference is not None else main.drop(columns=[f"{reference} = 1 [{confidence}% CI]"]),
         ),
-        TextTable("Per-task returns", "Mean return of the last training episodes of each run: mean and std over seeds.", raw),
+        TextTable(
+            "Per-task returns",
+            "Mean return of the last training episodes of each run: mean and std over seeds; their mean normalised by the "
+            "task's best setting" + (f" and by {reference}." if reference is not None else "."),
+            raw if reference is not None else raw.drop(columns=[f"{reference} = 1"]),
+        ),
         TextTable(
             "Runs not scored in full",
             "Runs left out, diverged, or with fewer training episodes than the score averages.",

@@ -133,16 +133,80 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
     image = ax.imshow(table.to_numpy(dtype=float), cmap="RdBu", vmin=0.0, vmax=1.0)
     for i in range(n):
         for j in range(n):
-            p = table.iloc[i, j]
-            text = "–" if np.isnan(p) else f"{p:.2f}"
-            ax.text(j, i, text, ha="center", va="center", color="white" if abs(p - 0.5) > 0.3 else "black", fontsize=11)
+            p, low, high = table.iloc[i, j], report.improvement_low.iloc[i, j], report.improvement_high.iloc[i, j]
+            text = "–" if np.isnan(p) else f"{p:.2f}\n[{low:.2f}, {high:.2f}]"
+            ax.text(j, i, text, ha="center", va="center", color="white" if abs(p - 0.5) > 0.3 else "black", fontsize=9)
     ax.set_xticks(range(n), table.columns, rotation=30, ha="right")
     ax.set_yticks(range(n), table.index)
     ax.set_xlabel("variant Y")
     ax.set_ylabel("variant X")
-    ax.set_title("Probability of improvement P(X > Y)\n(final return, averaged over environments)")
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    ax.set_title(
+        f"Probability of improvement P(X > Y), [{confidence}% CI]\n(final return, averaged over environments; "
+        "bootstrap over runs within environments)"
+    )
     figure.colorbar(image, ax=ax, label="P(X > Y) + 0.5 P(X = Y)", shrink=0.85)
     return save_figure(figure, out_dir, "probability_of_improvement")
+
+
+def performance_profiles(report: Report, out_dir: Path) -> list[Path]:
+    """
+    Performance profiles (rliable's run-score distributions): per variant, the fraction of runs whose normalised final
+    return exceeds τ, against τ, with its stratified-bootstrap band.
+
+    :param report: report with non-empty ``profiles``
+    :param out_dir: existing directory
+    :return: paths of performance_profiles.png and performance_profiles.svg
+    """
+    profiles = report.profiles
+    colors = _colors(list(profiles["variant"].unique()))
+    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
+    ax = figure.subplots()
+    for variant, profile in profiles.groupby("variant", sort=True):
+        ax.plot(profile["tau"], profile["fraction"], color=colors[variant], linewidth=1.8, label=variant)
+        ax.fill_between(profile["tau"], profile["low"], profile["high"], color=colors[variant], alpha=0.2, linewidth=0)
+    for reference in (0.0, 1.0):
+        ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_xlabel("normalised final return τ (random = 0, reference = 1)")
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=9)
+    envs = int(profiles["n_envs"].max())
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(f"Performance profiles over {envs} environments, band = {confidence}% stratified bootstrap CI")
+    return save_figure(figure, out_dir, "performance_profiles")
+
+
+def sample_efficiency_curves(report: Report, out_dir: Path) -> list[Path]:
+    """
+    Aggregate sample-efficiency curves: per variant, the IQM of the normalised returns of all environments pooled at
+    each evaluation timestep, with its confidence band.
+
+    :param report: report with non-empty ``aggregate_curves``
+    :param out_dir: existing directory
+    :return: paths of sample_efficiency.png and sample_efficiency.svg
+    """
+    curves = report.aggregate_curves
+    colors = _colors(list(curves["variant"].unique()))
+    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
+    ax = figure.subplots()
+    for variant, curve in curves.groupby("variant", sort=True):
+        ax.plot(curve["timesteps"], curve["iqm"], color=colors[variant], linewidth=1.8, label=variant)
+        ax.fill_between(curve["timesteps"], curve["low"], curve["high"], color=colors[variant], alpha=0.2, linewidth=0)
+    for reference in (0.0, 1.0):
+        ax.axhline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("IQM of normalised evaluation return")
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(
+        f"Sample efficiency over {int(curves['n_envs'].max())} environments: IQM of normalised returns, "
+        f"band = {confidence}% CI, {method_name(report.settings)}"
+    )
+    return save_figure(figure, out_dir, "sample_efficiency")
 
 
 def _log_axis(hyperparameter: str, values: list[object]) -> bool:
@@ -281,6 +345,8 @@ def table1_scores(report: Table1Report, out_dir: Path) -> list[Path]:
         ax.vlines(row["score"], y[i] - 0.3, y[i] + 0.3, color=color, linewidth=2.5)
         if not math.isnan(row["paper_score"]):
             ax.plot(row["paper_score"], y[i], marker="D", color="black", markersize=6, linestyle="none")
+        if not math.isnan(row["score_fixed"]):
+            ax.plot(row["score_fixed"], y[i], marker="o", color=color, markerfacecolor="white", markersize=6, linestyle="none")
     for reference in (0.0, 1.0):
         ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
     ax.set_yticks(y, table["setting"])
@@ -290,6 +356,11 @@ def table1_scores(report: Table1Report, out_dir: Path) -> list[Path]:
         Line2D([], [], color="grey", linewidth=6, alpha=0.55, label=f"ours, {round(100 * report.settings['confidence'])}% CI"),
         Line2D([], [], color="black", marker="D", linestyle="none", label="the paper's Table 1"),
     ]
+    if report.settings.get("reference") is not None:
+        reference = report.settings["reference"]
+        handles.append(
+            Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none", label=f"ours, {reference} = 1")
+        )
     ax.legend(handles=handles, loc="lower right", fontsize=9)
     figure.suptitle(f"Table 1 scores on {', '.join(report.settings['tasks'])}")
     return save_figure(figure, out_dir, "table1_scores")
@@ -338,7 +409,8 @@ def make_figures(report: ReportKind, out_dir: str | os.PathLike) -> list[Path]:
     Write the figures of a report of any kind into ``out_dir`` (created if needed), each as PNG and SVG: those its
     document lists (``Document.figures``, the figures that have data), each drawn by the function of this module it
     names. For a report of ``build_report`` they are ``learning_curves`` (needs ``curve_resamples > 0``),
-    ``aggregate_iqm`` (needs an environment with reference scores) and ``probability_of_improvement``; a sweep report
+    ``aggregate_iqm``, ``performance_profiles`` and ``sample_efficiency`` (need an environment with reference scores)
+    and ``probability_of_improvement``; a sweep report
     adds ``sensitivity`` and ``selection_bias``; a Table-1 report has ``table1_scores`` and ``table1_curves``.
 
     :param report: a report built by ``build_report``, ``build_sweep_report`` or ``analysis.paper.build_table1``

@@ -40,6 +40,8 @@ __all__ = ["TIDY_COLUMNS", "Report", "build_report"]
 
 CURVE_COLUMNS = ["env_id", "variant", "timesteps", "iqm", "low", "high", "n_runs"]
 PROBLEM_COLUMNS = ["run_id", "env_id", "variant", "seed", "status", "diverged_at_update", "error"]
+# The thresholds of the performance-profile table (the figure and the other formats have the whole profile)
+PROFILE_TABLE_TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # The columns of the tidy CSV of a report
 TIDY_COLUMNS = ["table", "env_id", "variant", "run_id", "statistic", "value"]
 
@@ -61,6 +63,14 @@ class Report:
         scores (listed in ``environments``), as rliable defines them
     :param improvement: square table, ``improvement.loc[x, y]`` = P(final return of x > that of y), averaged
         over the environments where both have completed runs
+    :param improvement_low: its lower bounds, rliable's bootstrap over the runs within each environment
+        (``stats.probability_of_improvement_ci``)
+    :param improvement_high: its upper bounds
+    :param profiles: performance profiles of the normalised final return (``tables.performance_profiles``): ``variant,
+        tau, fraction, low, high, n_envs, n_runs``, over the environments with reference scores
+    :param aggregate_curves: sample-efficiency curves, the IQM of the normalised returns of all environments with
+        reference scores at each evaluation timestep (``tables.sample_efficiency_curves``): ``variant, timesteps, iqm,
+        low, high, n_envs, n_runs``
     :param curves: learning curves, long format: ``env_id, variant, timesteps, iqm, low, high, n_runs``
     :param problems: the runs that are not ``ok``: ``run_id, env_id, variant, seed, status, diverged_at_update, error``
     :param settings: the parameters the report was built with
@@ -69,6 +79,10 @@ class Report:
     per_env: pd.DataFrame
     aggregate: pd.DataFrame
     improvement: pd.DataFrame
+    improvement_low: pd.DataFrame
+    improvement_high: pd.DataFrame
+    profiles: pd.DataFrame
+    aggregate_curves: pd.DataFrame
     curves: pd.DataFrame
     problems: pd.DataFrame
     settings: dict[str, object] = field(default_factory=dict)
@@ -76,12 +90,16 @@ class Report:
     def document(self) -> Document:
         """
         The report as the writers see it: the tables ``Runs``, ``Sample efficiency``, ``Stability``, ``Aggregate over
-        environments``, ``Probability of improvement`` and ``Runs not ok``; the tidy rows (``TIDY_COLUMNS``: ``per_env``
-        rows, one per statistic of ``per_env``; ``aggregate`` rows with ``env_id`` = ``all``; ``improvement`` rows with
-        ``statistic`` = ``P(> <other variant>)``; ``problems`` rows, one per non-ok run and field); the JSON content
-        (``settings``, ``per_env``, ``aggregate``, ``problems`` and ``curves`` as lists of row objects, ``improvement``
-        as ``{row variant: {column variant: probability}}``); the figures ``learning_curves`` (with curves),
-        ``aggregate_intervals`` (with an aggregate) and ``improvement_matrix``.
+        environments``, ``Probability of improvement``, ``Performance profiles``, ``Sample efficiency over
+        environments`` and ``Runs not ok``; the tidy rows (``TIDY_COLUMNS``: ``per_env`` rows, one per statistic of
+        ``per_env``; ``aggregate`` rows with ``env_id`` = ``all``; ``improvement`` rows with ``statistic`` = ``P(> <other
+        variant>)`` and its ``_low`` / ``_high`` bounds; ``profiles`` rows ``fraction[tau=<τ>]`` and
+        ``aggregate_curves`` rows ``iqm[timesteps=<t>]``, each with its bounds; ``problems`` rows, one per non-ok run
+        and field); the JSON content (``settings``, ``per_env``, ``aggregate``, ``profiles``, ``aggregate_curves``,
+        ``problems`` and ``curves`` as lists of row objects, ``improvement``, ``improvement_low`` and
+        ``improvement_high`` as ``{row variant: {column variant: probability}}``); the figures ``learning_curves``
+        (with curves), ``aggregate_intervals`` (with an aggregate), ``improvement_matrix``, ``performance_profiles``
+        and ``sample_efficiency_curves`` (with environments that have reference scores).
 
         :return: the document
         """
@@ -96,6 +114,8 @@ class Report:
                 ("learning_curves", self.curves),
                 ("aggregate_intervals", self.aggregate),
                 ("improvement_matrix", self.improvement),
+                ("performance_profiles", self.profiles),
+                ("sample_efficiency_curves", self.aggregate_curves),
             )
             if not table.empty
         ]
@@ -138,12 +158,36 @@ def _counts(group: GroupCurves) -> dict[str, object]:
     return row | {f"n_{status}": int(counts.get(status, 0)) for status in STATUSES}
 
 
-def _normalised(scores: dict[tuple[str, str], dict[str, np.ndarray]]) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """The per-run scores of the environments with random and reference scores, normalised (random 0, reference 1)."""
-    return {
+def _across_environments(
+    scores: dict[tuple[str, str], dict[str, np.ndarray]],
+    curves: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    variants: list[str],
+    settings: dict[str, object],
+) -> dict[str, pd.DataFrame]:
+    """
+    The tables over environments: the aggregate, the probability of improvement, the performance profiles and the
+    sample-efficiency curves; all but the probability of improvement on the environments with random and reference
+    scores, normalised (random 0, reference 1).
+    """
+    n_resamples, confidence, seed, method = (settings[key] for key in ("n_resamples", "confidence", "seed", "interval"))
+    normalised = {
         (env_id, variant): {name: normalize(values, env_id) for name, values in by_name.items()}
         for (env_id, variant), by_name in scores.items()
         if env_id in RANDOM_SCORES and env_id in REFERENCE_SCORES
+    }
+    final = {keys: by_name["final_return"] for keys, by_name in normalised.items()}
+    taus = np.union1d(tables.profile_thresholds(final), PROFILE_TABLE_TAUS)
+    improvement = tables.improvement(
+        {keys: by_name["final_return"] for keys, by_name in scores.items()}, variants, n_resamples, confidence, seed
+    )
+    normalised_curves = {keys: (normalize(curves[keys][0], keys[0]), curves[keys][1]) for keys in normalised}
+    return {
+        "aggregate": tables.aggregate(normalised, n_resamples, confidence, seed, method),
+        "improvement": improvement[0],
+        "improvement_low": improvement[1],
+        "improvement_high": improvement[2],
+        "profiles": tables.performance_profiles(final, taus, n_resamples, confidence, seed),
+        "aggregate_curves": tables.sample_efficiency_curves(normalised_curves, n_resamples, confidence, seed, method),
     }
 
 
@@ -207,12 +251,13 @@ def build_report(
         "interval": interval,
     }
     train = (wide(records.train, "update", "ratio_max"), wide(records.train, "update", "approx_kl"))
-    rows, curves, scores = [], [], {}
+    rows, curves, scores, returns = [], [], {}, {}
     for group in group_curves(records, ("env_id", "label"), diverged):
         rows.append(_counts(group))
         if group.returns is None:
             continue
         scores[group.keys] = curve_scores(group.returns, final_k)
+        returns[group.keys] = (group.returns, group.timesteps)
         rows[-1] |= _group_row(group, scores[group.keys], train, thresholds, settings)
         if curve_resamples:
             curve_seed = bootstrap_seed(seed, "curve", *group.keys)
@@ -221,11 +266,9 @@ def build_report(
             )
             curves.append(band.assign(env_id=group.keys[0], variant=group.keys[1])[CURVE_COLUMNS])
     runs = records.runs
-    final_by_group = {keys: by_name["final_return"] for keys, by_name in scores.items()}
     return Report(
         per_env=pd.DataFrame(rows),
-        aggregate=tables.aggregate(_normalised(scores), n_resamples, confidence, seed, interval),
-        improvement=tables.improvement(final_by_group, sorted(runs["label"].unique())),
+        **_across_environments(scores, returns, sorted(runs["label"].unique()), settings),
         curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS),
         problems=runs.loc[runs["status"] != "ok", PROBLEM_COLUMNS].reset_index(drop=True),
         settings=settings,
@@ -292,6 +335,51 @@ def _aggregate_table(aggregate: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _improvement_table(report: Report) -> pd.DataFrame:
+    cells = pd.DataFrame(
+        {
+            other: [
+                "–" if pd.isna(p) else f"{p:.2f} [{low:.2f}, {high:.2f}]"
+                for p, low, high in zip(
+                    report.improvement[other], report.improvement_low[other], report.improvement_high[other], strict=True
+                )
+            ]
+            for other in report.improvement.columns
+        }
+    )
+    cells.insert(0, "P(row > column)", list(report.improvement.index))
+    return cells
+
+
+def _profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
+    shown = profiles[np.isin(profiles["tau"], PROFILE_TABLE_TAUS)]
+    rows = {
+        variant: {f"τ = {tau:g}": _point_low_high(row, "fraction") for tau, row in group.set_index("tau").iterrows()}
+        for variant, group in shown.groupby("variant", sort=True)
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant").reset_index()
+
+
+def _aggregate_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
+    if curves.empty:
+        return pd.DataFrame(columns=["variant"])
+    grid = np.array(sorted(curves["timesteps"].unique()))
+    shown = [grid[np.abs(grid - q * grid[-1]).argmin()] for q in (0.25, 0.5, 0.75, 1.0)]
+    rows = {
+        variant: {
+            f"{number(step)} steps": _point_low_high(row, "iqm")
+            for step, row in group.set_index("timesteps").iterrows()
+            if step in shown
+        }
+        for variant, group in curves.groupby("variant", sort=True)
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variant").reset_index()
+
+
+def _point_low_high(row: pd.Series, point: str) -> str:
+    return f"{number(row[point])} [{number(row['low'])}, {number(row['high'])}]"
+
+
 def _problems_table(problems: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -308,8 +396,6 @@ def _text_tables(report: Report) -> tuple[TextTable, ...]:
     settings = report.settings
     confidence = percent(settings.get("confidence", 0.95))
     alpha = percent(settings.get("cvar_alpha", 0.25))
-    improvement = report.improvement.map(lambda p: "–" if pd.isna(p) else f"{p:.2f}")
-    improvement.insert(0, "P(row > column)", improvement.index)
     cells = f"IQM [{confidence}% CI] across seeds"
     return (
         TextTable(
@@ -344,8 +430,24 @@ def _text_tables(report: Report) -> tuple[TextTable, ...]:
         ),
         TextTable(
             "Probability of improvement",
-            "P(final return of the row variant > that of the column variant) + 0.5 P(equal), averaged over environments.",
-            improvement.reset_index(drop=True),
+            "P(final return of the row variant > that of the column variant) + 0.5 P(equal), averaged over environments, "
+            f"[{confidence}% CI] as rliable computes it: a percentile bootstrap resampling the runs of each variant within "
+            "each environment.",
+            _improvement_table(report),
+        ),
+        TextTable(
+            "Performance profiles",
+            "Fraction of runs whose normalised final return (random policy = 0, reference = 1) exceeds τ, averaged over "
+            f"the environments with reference scores (rliable's run-score distribution), [{confidence}% CI] from a "
+            "bootstrap stratified by environment; the figure has every τ.",
+            _profile_table(report.profiles),
+        ),
+        TextTable(
+            "Sample efficiency over environments",
+            "IQM of the normalised evaluation returns of the runs of all environments with reference scores pooled, at "
+            f"a quarter, half, three quarters and all of the training steps, [{confidence}% CI] {method_name(settings)}; "
+            "the figure has every evaluation.",
+            _aggregate_curve_table(report.aggregate_curves),
         ),
         TextTable("Runs not ok", "Diverged, failed, corrupt and incomplete runs.", _problems_table(report.problems)),
     )
@@ -355,15 +457,28 @@ def _tidy(report: Report) -> pd.DataFrame:
     """Every number of the report, one per row (``TIDY_COLUMNS``)."""
     per_env = report.per_env.melt(id_vars=["env_id", "variant"], var_name="statistic").assign(table="per_env")
     aggregate = report.aggregate.melt(id_vars=["variant"], var_name="statistic").assign(table="aggregate", env_id="all")
-    improvement = (
-        report.improvement.rename(columns=lambda other: f"P(> {other})")
+    improvement = [
+        square.rename(columns=lambda other, suffix=suffix: f"P(> {other}){suffix}")
         .reset_index()
         .melt(id_vars=["variant"], var_name="statistic")
         .assign(table="improvement", env_id="all")
-    )
+        for square, suffix in ((report.improvement, ""), (report.improvement_low, "_low"), (report.improvement_high, "_high"))
+    ]
+    profiles = _tidy_curve(report.profiles, "profiles", "fraction", "tau")
+    aggregate_curves = _tidy_curve(report.aggregate_curves, "aggregate_curves", "iqm", "timesteps")
     problems = report.problems.melt(id_vars=["run_id", "env_id", "variant"], var_name="statistic").assign(table="problems")
-    parts = [frame.astype({"value": object}) for frame in (per_env, aggregate, improvement, problems)]
-    return pd.concat(parts, ignore_index=True).reindex(columns=TIDY_COLUMNS)
+    frames = (per_env, aggregate, *improvement, profiles, aggregate_curves, problems)
+    return pd.concat([frame.astype({"value": object}) for frame in frames], ignore_index=True).reindex(columns=TIDY_COLUMNS)
+
+
+def _tidy_curve(curve: pd.DataFrame, table: str, point: str, at: str) -> pd.DataFrame:
+    """Rows of a curve over variants: the statistics ``<point>[<at>=<x>]`` and their ``_low`` / ``_high`` bounds."""
+    keys = [f"{point}[{at}={x:g}]" for x in curve[at]]
+    parts = [
+        pd.DataFrame({"variant": curve["variant"], "statistic": [key + suffix for key in keys], "value": curve[column]})
+        for column, suffix in ((point, ""), ("low", "_low"), ("high", "_high"))
+    ]
+    return pd.concat(parts, ignore_index=True).assign(table=table, env_id="all")
 
 
 def _content(report: Report) -> dict[str, object]:
@@ -372,6 +487,10 @@ def _content(report: Report) -> dict[str, object]:
         "per_env": report.per_env.to_dict(orient="records"),
         "aggregate": report.aggregate.to_dict(orient="records"),
         "improvement": report.improvement.to_dict(orient="index"),
+        "improvement_low": report.improvement_low.to_dict(orient="index"),
+        "improvement_high": report.improvement_high.to_dict(orient="index"),
+        "profiles": report.profiles.to_dict(orient="records"),
+        "aggregate_curves": report.aggregate_curves.to_dict(orient="records"),
         "problems": report.problems.to_dict(orient="records"),
         "curves": report.curves.to_dict(orient="records"),
     }

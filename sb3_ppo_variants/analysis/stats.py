@@ -148,7 +148,14 @@ def bootstrap_seed(seed: int, *keys: str) -> list[int]:
     return [seed, zlib.crc32("|".join(keys).encode())]
 
 
-def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+def strata_list(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """
+    The strata of a bootstrap as a list of float arrays, checked.
+
+    :param strata: one array shaped (runs, ...) or a sequence of them with the same trailing shape
+    :return: the arrays
+    :raises ValueError: for no stratum, a stratum without runs, or different trailing shapes
+    """
     groups = (
         [np.asarray(strata, dtype=float)] if isinstance(strata, np.ndarray) else [np.asarray(s, dtype=float) for s in strata]
     )
@@ -157,6 +164,20 @@ def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     if len({group.shape[1:] for group in groups}) != 1:
         raise ValueError(f"strata must agree in all dimensions but the first (runs), got {[group.shape for group in groups]}")
     return groups
+
+
+def check_bootstrap(n_resamples: int, confidence: float) -> None:
+    """
+    Check the settings of a bootstrap.
+
+    :param n_resamples: bootstrap resamples, at least 1
+    :param confidence: confidence level in (0, 1)
+    :raises ValueError: naming the bad setting
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
 def stratified_bootstrap_ci(
@@ -189,11 +210,8 @@ def stratified_bootstrap_ci(
         the same seed gives the same interval
     :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends)
     """
-    groups = _strata(strata)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    groups = strata_list(strata)
+    check_bootstrap(n_resamples, confidence)
     rng = np.random.default_rng(seed)
     # Runs go last so that each statistic reduces a contiguous axis: shape (trailing..., resamples, runs).
     runs_last = [np.ascontiguousarray(np.moveaxis(group, 0, -1)) for group in groups]
@@ -236,13 +254,60 @@ def probability_of_improvement(x: np.ndarray | Sequence[np.ndarray], y: np.ndarr
     x_tasks, y_tasks = _per_task(x, "x"), _per_task(y, "y")
     if len(x_tasks) != len(y_tasks):
         raise ValueError(f"x and y must have the same number of tasks, got {len(x_tasks)} and {len(y_tasks)}")
-    probabilities = []
-    for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True):
-        y_sorted = np.sort(y_runs)
-        below = np.searchsorted(y_sorted, x_runs, side="left")
-        below_or_equal = np.searchsorted(y_sorted, x_runs, side="right")
-        probabilities.append((below.sum() + 0.5 * (below_or_equal - below).sum()) / (x_runs.size * y_runs.size))
+    probabilities = [_pairwise_improvement(x_runs, y_runs) for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True)]
     return float(np.mean(probabilities))
+
+
+def _pairwise_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) + 0.5 P(X = Y) over all pairs of the last axes of ``x`` (..., n) and ``y`` (..., m)."""
+    difference = x[..., :, None] - y[..., None, :]
+    return (difference > 0).mean(axis=(-2, -1)) + 0.5 * (difference == 0).mean(axis=(-2, -1))
+
+
+def probability_of_improvement_ci(
+    x: np.ndarray | Sequence[np.ndarray],
+    y: np.ndarray | Sequence[np.ndarray],
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int | Sequence[int] | np.random.Generator | None = 0,
+) -> tuple[float, float, float]:
+    """
+    Probability of improvement of X over Y (``probability_of_improvement``) with rliable's interval: a percentile
+    bootstrap that resamples, independently for X and for Y and within each task, as many runs as the task has
+    (rliable's ``StratifiedIndependentBootstrap``), and averages the tasks' probabilities in every resample.
+
+    :param x: scores of X, one 1-D array of runs or a sequence of them (one per task)
+    :param y: scores of Y, same number of tasks as ``x`` (runs per task may differ)
+    :param n_resamples: bootstrap resamples, at least 1
+    :param confidence: confidence level in (0, 1)
+    :param seed: anything ``numpy.random.default_rng`` accepts
+    :return: ``(probability, low, high)``
+    """
+    point = probability_of_improvement(x, y)
+    check_bootstrap(n_resamples, confidence)
+    x_tasks, y_tasks = _per_task(x, "x"), _per_task(y, "y")
+    rng = np.random.default_rng(seed)
+    resampled = []
+    for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True):
+        x_star = x_runs[rng.integers(0, x_runs.size, size=(n_resamples, x_runs.size))]
+        y_star = y_runs[rng.integers(0, y_runs.size, size=(n_resamples, y_runs.size))]
+        resampled.append(_pairwise_improvement(x_star, y_star))
+    low, high = np.percentile(np.mean(resampled, axis=0), [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)])
+    return point, float(low), float(high)
+
+
+def run_score_distribution(*tasks: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """
+    The performance profile of rliable (its run-score distribution): the fraction of runs whose score exceeds τ, for
+    each τ, averaged over tasks with equal weight (rliable's fraction over a runs x tasks matrix when the tasks have the
+    same number of runs).
+
+    :param tasks: one array per task shaped (..., runs), e.g. normalised final returns
+    :param taus: the thresholds, shape (taus,)
+    :return: shape (..., taus)
+    """
+    taus = np.asarray(taus, dtype=float)
+    return np.mean([(task[..., None, :] > taus[:, None]).mean(axis=-1) for task in _runs_last(tasks)], axis=0)
 
 
 def normalize(

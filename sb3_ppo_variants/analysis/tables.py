@@ -11,6 +11,7 @@ sweep, a paper's table) computes its own per-run arrays and calls the same funct
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,8 @@ from sb3_ppo_variants.analysis.stats import (
     aggregate_summaries,
     bootstrap_seed,
     iqm_mean_median,
-    probability_of_improvement,
+    probability_of_improvement_ci,
+    run_score_distribution,
     stratified_bootstrap_ci,
 )
 
@@ -278,20 +280,114 @@ def aggregate(
     return pd.DataFrame(rows, columns=None if rows else ["variant", "n_envs", "n_runs", "environments"])
 
 
-def improvement(scores: Mapping[tuple[str, str], np.ndarray], variants: Sequence[str]) -> pd.DataFrame:
+def improvement(
+    scores: Mapping[tuple[str, str], np.ndarray],
+    variants: Sequence[str],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """
-    Probability of improvement of each variant over each other, averaged over the environments both have.
+    Probability of improvement of each variant over each other, averaged over the environments both have, with
+    rliable's interval (``stats.probability_of_improvement_ci``), seeded per pair.
 
     :param scores: (env_id, variant) -> per-run scores
     :param variants: row and column labels, in order; a pair without a common environment gets NaN
-    :return: square table, ``table.loc[x, y]`` = P(score of x > score of y) + 0.5 P(equal)
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the intervals
+    :param seed: the report's seed
+    :return: three square tables, the probability ``table.loc[x, y]`` = P(score of x > score of y) + 0.5 P(equal)
+        and its lower and upper bounds
     """
-    table = pd.DataFrame(math.nan, index=pd.Index(list(variants), name="variant"), columns=list(variants))
+    tables = [pd.DataFrame(math.nan, index=pd.Index(list(variants), name="variant"), columns=list(variants)) for _ in range(3)]
     for x in variants:
         for y in variants:
             envs = sorted(env for env, var in scores if var == x and (env, y) in scores)
             if envs:
-                table.loc[x, y] = probability_of_improvement(
-                    [scores[env, x] for env in envs], [scores[env, y] for env in envs]
+                estimate = probability_of_improvement_ci(
+                    [scores[env, x] for env in envs],
+                    [scores[env, y] for env in envs],
+                    n_resamples,
+                    confidence,
+                    bootstrap_seed(seed, "improvement", x, y),
                 )
-    return table
+                for table, value in zip(tables, estimate, strict=True):
+                    table.loc[x, y] = value
+    return tables[0], tables[1], tables[2]
+
+
+def performance_profiles(
+    scores: Mapping[tuple[str, str], np.ndarray], taus: np.ndarray, n_resamples: int, confidence: float, seed: int
+) -> pd.DataFrame:
+    """
+    Performance profiles (rliable's run-score distributions): per variant and threshold τ, the fraction of its runs
+    whose normalised score exceeds τ, averaged over its environments, with a percentile band from a bootstrap
+    stratified by environment (``stats.run_score_distribution``), seeded per variant.
+
+    :param scores: (env_id, variant) -> per-run normalised scores
+    :param taus: the thresholds, increasing
+    :param n_resamples: bootstrap resamples
+    :param confidence: confidence level of the bands
+    :param seed: the report's seed
+    :return: one row per (variant, τ), variants sorted: ``variant, tau, fraction, low, high, n_envs, n_runs``
+    """
+    parts = []
+    for variant in sorted({variant for _, variant in scores}):
+        tasks = [scores[env, variant] for env in sorted(env for env, var in scores if var == variant)]
+        point, low, high = stratified_bootstrap_ci(
+            tasks,
+            partial(run_score_distribution, taus=taus),
+            n_resamples,
+            confidence,
+            bootstrap_seed(seed, "profile", variant),
+        )
+        frame = pd.DataFrame({"variant": variant, "tau": taus, "fraction": point, "low": low, "high": high})
+        parts.append(frame.assign(n_envs=len(tasks), n_runs=sum(task.size for task in tasks)))
+    columns = ["variant", "tau", "fraction", "low", "high", "n_envs", "n_runs"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def profile_thresholds(scores: Mapping[tuple[str, str], np.ndarray], points: int = 101) -> np.ndarray:
+    """
+    The thresholds τ of the performance profiles: ``points`` values evenly spaced from the lowest score (at most 0,
+    the random policy) to the highest (at least 1, the reference), rounded outward to a multiple of 0.05.
+
+    :param scores: (env_id, variant) -> per-run normalised scores
+    :param points: number of thresholds
+    :return: shape (points,)
+    """
+    values = np.concatenate([np.ravel(task) for task in scores.values()]) if scores else np.zeros(1)
+    low, high = min(0.0, float(values.min())), max(1.0, float(values.max()))
+    return np.linspace(np.floor(low / 0.05) * 0.05, np.ceil(high / 0.05) * 0.05, points)
+
+
+def sample_efficiency_curves(
+    curves: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    method: str = DEFAULT_METHOD,
+) -> pd.DataFrame:
+    """
+    Aggregate sample-efficiency curves (rliable's): per variant, the IQM of the normalised returns of the runs of all
+    its environments pooled (``stats.aggregate_iqm``) at each evaluation timestep that every one of its environments
+    evaluates, with the interval of ``method`` (``intervals.interval_estimate`` with one stratum per environment).
+
+    :param curves: (env_id, variant) -> (normalised returns (runs, points), timesteps (points,))
+    :param n_resamples: bootstrap resamples of a bootstrap method
+    :param confidence: confidence level of the bands
+    :param seed: the report's seed
+    :param method: interval method (``intervals.METHODS``)
+    :return: one row per (variant, timestep), variants sorted: ``variant, timesteps, iqm, low, high, n_envs, n_runs``
+    """
+    parts = []
+    for variant in sorted({variant for _, variant in curves}):
+        groups = [curves[env, variant] for env in sorted(env for env, var in curves if var == variant)]
+        common = sorted(set.intersection(*(set(timesteps.tolist()) for _, timesteps in groups)))
+        strata = [returns[:, np.isin(timesteps, common)] for returns, timesteps in groups]
+        variant_seed = bootstrap_seed(seed, "sample efficiency", variant)
+        point, low, high = interval_estimate(strata, "iqm", method, n_resamples, confidence, variant_seed)
+        frame = pd.DataFrame({"variant": variant, "timesteps": common, "iqm": point, "low": low, "high": high})
+        parts.append(frame.assign(n_envs=len(strata), n_runs=sum(len(stratum) for stratum in strata)))
+    columns = ["variant", "timesteps", "iqm", "low", "high", "n_envs", "n_runs"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
