@@ -80,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
     figure.add_argument(
         "name",
-        choices=("surrogates", "surrogates-family"),
+        choices=("surrogates", "surrogates-family", "gradients"),
         help="the policy objectives for one sample against r: the package's first five (surrogates) or those published"
-        " since the PPO paper (surrogates-family)",
+        " since the PPO paper (surrogates-family); or the gradient of every registered objective with respect to"
+        " log π(a|s) against r (gradients)",
     )
     figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
     # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
@@ -163,6 +164,26 @@ def _report(
     return 0
 
 
+def _figure(name: str, out: str, clip_range: float, beta: float) -> list[Path]:
+    """
+    Draw one of the figures of ``ppo-variants figure`` (they need torch).
+
+    :param name: ``surrogates``, ``surrogates-family`` or ``gradients``
+    :param out: output path without suffix
+    :param clip_range: ε
+    :param beta: β of the KL penalties
+    :return: the files written
+    """
+    if name == "gradients":
+        from sb3_ppo_variants.analysis.gradients import gradient_figure
+
+        return gradient_figure(out, clip_range=clip_range, beta=beta)
+    from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
+
+    curves = family_surrogates(clip_range, beta) if name == "surrogates-family" else None
+    return surrogate_figure(out, clip_range=clip_range, beta=beta, surrogates=curves)
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled as Ctrl-C."""
 
@@ -194,10 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1)
         if args.command == "figure":
-            from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
-
-            curves = family_surrogates(args.clip_range, args.beta) if args.name == "surrogates-family" else None
-            for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta, surrogates=curves):
+            for path in _figure(args.name, args.out, args.clip_range, args.beta):
                 print(path)
             return 0
         if args.command == "status":
