@@ -3,6 +3,7 @@
 import ast
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import build_report, load_records, render, tables
+from sb3_ppo_variants.analysis.document import Document, TextTable
 from sb3_ppo_variants.analysis.plots import make_figures
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import bootstrap_seed
@@ -308,3 +310,57 @@ def test_analysis_does_not_import_torch_at_module_level() -> None:
                     assert root != "sb3_ppo_variants" or name.startswith(
                         ("sb3_ppo_variants.analysis", "sb3_ppo_variants.fileio", "sb3_ppo_variants.records")
                     ), f"{path.name} imports {name}"
+
+
+def test_profiles_and_sample_efficiency_curve_by_hand(tmp_path: Path) -> None:
+    """
+    Variant a, each run's curve [random score, random + s (reference - random)], so the normalised final return
+    (final_k = 1) is s: CartPole-v1 s = 0, 0.5, 1, 1; Acrobot-v1 s = 0.2, 0.8.
+    """
+    scores = {"CartPole-v1": [0.0, 0.5, 1.0, 1.0], "Acrobot-v1": [0.2, 0.8]}
+    for env_id, normalised in scores.items():
+        random, reference = RANDOM_SCORES[env_id], REFERENCE_SCORES[env_id]
+        for seed, s in enumerate(normalised):
+            write_run(tmp_path, env_id, "a", seed, [random, random + s * (reference - random)])
+    report = build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0)
+    profile = report.profiles.set_index("tau")
+    # above τ = 0: CartPole 3/4, Acrobot 2/2 -> 0.875; above 0.5: 2/4 and 1/2 -> 0.5; above 1 (strictly): 0
+    assert profile.loc[[0.0, 0.5, 1.0], "fraction"].tolist() == pytest.approx([0.875, 0.5, 0.0])
+    assert (profile["low"] <= profile["fraction"]).all() and (profile["fraction"] <= profile["high"]).all()
+    curve = report.aggregate_curves.set_index("timesteps")
+    # at 0 every run is at the random score: IQM 0 and, without spread, the interval [0, 0]
+    assert curve.loc[0, ["iqm", "low", "high"]].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+    # at 1000, the 6 pooled runs sorted [0, 0.2, 0.5, 0.8, 1, 1], cut 1 at each end: IQM (0.2 + 0.5 + 0.8 + 1) / 4 =
+    # 0.625. t interval (Tukey-McLaughlin): winsorised [0.2, 0.2, 0.5, 0.8, 1, 1], mean 3.7 / 6, squared deviations
+    # sum 0.688333, s_w = sqrt(0.688333 / 5) = 0.371035; se = s_w sqrt(6) / 4 = 0.227212; df = 4 - 1 = 3, t = 3.182446
+    assert curve.loc[1000, "iqm"] == pytest.approx(0.625)
+    assert curve.loc[1000, ["low", "high"]].tolist() == pytest.approx([0.625 - 0.723093, 0.625 + 0.723093], abs=1e-5)
+    assert curve.loc[1000, ["n_envs", "n_runs"]].tolist() == [2, 6]
+    markdown = render(report, "md")
+    assert "| variant | τ = 0 | τ = 0.25 | τ = 0.5 | τ = 0.75 | τ = 1 |" in markdown
+    assert "| a | 0.875 [" in markdown
+
+
+def test_cells_of_few_runs_are_flagged(experiment: Path) -> None:
+    markdown = render(build_report(experiment, n_resamples=50, curve_resamples=0), "md")
+    # a has 4 completed runs, b 2 (one ok, one diverged): both fewer than intervals.MIN_RUNS = 5
+    rows = {line.split(" | ")[1]: line for line in markdown.splitlines() if line.startswith("| CartPole-v1 | ")}
+    assert "(n = 4)" in rows["a"].split(" | ")[2] and "(n = 2)" in rows["b"].split(" | ")[2]
+
+
+def test_writers_render_a_report_kind_they_do_not_know(tmp_path: Path) -> None:
+    """A fourth kind of report is a class with ``document()``: every writer and make_figures take it as it is."""
+
+    class Notes:
+        def document(self) -> Document:
+            table = pd.DataFrame({"name": ["x"], "value": ["1"]})
+            tidy = pd.DataFrame({"table": ["notes"], "statistic": ["x"], "value": [1.0]})
+            return Document("Notes", "One table.", (TextTable("Numbers", "A note.", table),), tidy, {"x": math.inf})
+
+    assert (
+        render(Notes(), "md") == "# Notes\n\nOne table.\n\n## Numbers\n\nA note.\n\n| name | value |\n|---|---|\n| x | 1 |\n"
+    )
+    assert render(Notes(), "csv") == "table,statistic,value\nnotes,x,1.0\n"
+    assert json.loads(render(Notes(), "json")) == {"x": "inf"}
+    assert r"\caption{Numbers. A note.}" in render(Notes(), "latex")
+    assert make_figures(Notes(), tmp_path / "figures") == []

@@ -15,6 +15,8 @@ from sb3_ppo_variants.analysis.stats import (
     iqm_mean_median,
     normalize,
     probability_of_improvement,
+    probability_of_improvement_ci,
+    run_score_distribution,
     stratified_bootstrap_ci,
 )
 
@@ -205,3 +207,26 @@ def test_normalize_uses_the_reference_table() -> None:
     assert normalize(np.array(5.0), "Unknown-v0", random_score=0.0, reference_score=10.0) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="env_id 'Unknown-v0'"):
         normalize(np.array(5.0), "Unknown-v0")
+
+
+def test_probability_of_improvement_interval_by_hand() -> None:
+    # x = [0, 2], y = [1], one task. Resampling x (y has a single run): both runs 0 (probability 1/4) gives P = 0, one
+    # of each (1/2) gives 0.5, both 2 (1/4) gives 1. Each end holds a quarter of the resamples, more than 2.5%, so
+    # the 95% percentile interval is [0, 1]; the point is (0 + 1) / 2 = 0.5.
+    assert probability_of_improvement_ci(np.array([0.0, 2.0]), np.array([1.0]), 2000, 0.95, 0) == (0.5, 0.0, 1.0)
+    # x = [3, 4] beats y = [1, 2] in every resample: [1, 1]; y over x is [0, 0]
+    assert probability_of_improvement_ci(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == (1.0, 1.0, 1.0)
+    assert probability_of_improvement_ci(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == (0.0, 0.0, 0.0)
+    # two tasks, averaged: task 1 as the first case, task 2 x always above y, so every resample is (P1 + 1) / 2, and the
+    # interval is [(0 + 1) / 2, (1 + 1) / 2] = [0.5, 1] around (0.5 + 1) / 2
+    two = probability_of_improvement_ci([np.array([0.0, 2.0]), np.array([5.0])], [np.array([1.0]), np.array([4.0])])
+    assert two == (0.75, 0.5, 1.0)
+    with pytest.raises(ValueError, match="same number of tasks"):
+        probability_of_improvement_ci([np.ones(2)], [np.ones(2), np.ones(2)])
+
+
+def test_run_score_distribution_by_hand() -> None:
+    # task 1 [0, 0.5, 1, 1]: above 0, 0.5, 1: 3/4, 2/4, 0; task 2 [0.2, 0.8]: 1, 1/2, 0; averaged over tasks
+    taus = np.array([0.0, 0.5, 1.0])
+    profile = run_score_distribution(np.array([0.0, 0.5, 1.0, 1.0]), np.array([0.2, 0.8]), taus=taus)
+    np.testing.assert_allclose(profile, [0.875, 0.5, 0.0])
