@@ -1,9 +1,13 @@
 """Analysis metrics and statistics: values worked out by hand, and invariants."""
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import metrics
+from sb3_ppo_variants.analysis.formatting import bounded, supported_decimals
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import (
     aggregate_iqm,
@@ -11,6 +15,7 @@ from sb3_ppo_variants.analysis.stats import (
     aggregate_median,
     aggregate_optimality_gap,
     aggregate_summaries,
+    bounds_seed_sd,
     iqm,
     iqm_mean_median,
     normalize,
@@ -230,3 +235,19 @@ def test_run_score_distribution_by_hand() -> None:
     taus = np.array([0.0, 0.5, 1.0])
     profile = run_score_distribution(np.array([0.0, 0.5, 1.0, 1.0]), np.array([0.2, 0.8]), taus=taus)
     np.testing.assert_allclose(profile, [0.875, 0.5, 0.0])
+
+
+def test_bounds_are_printed_to_the_digits_their_seed_variation_supports() -> None:
+    # 10 groups of 100 resamples, group g = 0..99 shifted by g: each group's bounds move by g, so a bound's standard
+    # deviation over the groups is std(0..9, ddof 1) = 3.02765, and over all 1000 resamples 3.02765 / sqrt(10) = 0.957427
+    shifted = np.concatenate([np.arange(100.0) + g for g in range(10)])
+    assert bounds_seed_sd(shifted, 0, 0.95) == pytest.approx(np.std(np.arange(10.0), ddof=1) / np.sqrt(10))
+    # the same 100 values in every group: no variation
+    assert bounds_seed_sd(np.tile(np.arange(100.0), 10), 0, 0.95) == 0.0
+    # the last digit printed is the first that twice the variation does not reach: 2 x 0.004 = 0.008 < 0.01 -> 2
+    # decimals; 2 x 0.04 -> 1; 2 x 0.3 = 0.6 -> 0; nothing measured, or no variation (a t interval) -> no limit
+    assert [supported_decimals(sd) for sd in (0.004, 0.04, 0.3, 5.0)] == [2, 1, 0, 0]
+    assert supported_decimals(0.0) is None and supported_decimals(math.nan) is None
+    row = pd.Series({"x": 0.61234, "x_low": 0.41234, "x_high": 0.81234, "x_seed_sd": 0.004})
+    assert bounded(row, "x") == "0.612 [0.41, 0.81]"
+    assert bounded(row.drop("x_seed_sd"), "x") == "0.612 [0.412, 0.812]"

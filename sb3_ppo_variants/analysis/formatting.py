@@ -11,11 +11,26 @@ from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, METHOD_NAMES, MI
 ERROR_WIDTH = 100
 
 
-def number(value: object) -> str:
+def supported_decimals(seed_sd: object) -> int | None:
+    """
+    The decimals that a bootstrap bound supports: the last printed digit is the first one that twice the bound's
+    variation across bootstrap seeds (``stats.bounds_seed_sd``) does not reach, so that another seed would change the
+    printed bound by at most one unit of that digit or so.
+
+    :param seed_sd: the variation, or NaN / None / 0 (not measured, or none: a t interval)
+    :return: the number of decimals (0 or more), or None for no limit
+    """
+    if seed_sd is None or pd.isna(seed_sd) or float(seed_sd) <= 0 or math.isinf(float(seed_sd)):
+        return None
+    return max(0, math.floor(-math.log10(2.0 * float(seed_sd))))
+
+
+def number(value: object, decimals: int | None = None) -> str:
     """
     Short human-readable number: thousands separators for counts and timesteps, 3-4 significant digits otherwise.
 
     :param value: a number, NaN or None
+    :param decimals: round to this many decimals first (``supported_decimals``), or None
     :return: the text; ``–`` for NaN and None, ``∞`` / ``-∞`` for infinities
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -23,6 +38,8 @@ def number(value: object) -> str:
     x = float(value)
     if math.isinf(x):
         return "∞" if x > 0 else "-∞"
+    if decimals is not None:
+        x = round(x, decimals)
     if x == int(x) and abs(x) < 1e7:
         return f"{int(x):,}"
     if abs(x) >= 1e6 or abs(x) < 1e-3:
@@ -34,7 +51,9 @@ def number(value: object) -> str:
 
 def bounded(row: pd.Series, column: str) -> str:
     """
-    A point estimate with its interval, from the columns ``column``, ``column_low`` and ``column_high`` of a row.
+    A point estimate with its interval, from the columns ``column``, ``column_low`` and ``column_high`` of a row, the
+    bounds rounded to the decimals that ``column_seed_sd`` supports when the row has it (the point does not depend on
+    the bootstrap seed).
 
     :param row: a table row
     :param column: the point estimate's column
@@ -42,7 +61,8 @@ def bounded(row: pd.Series, column: str) -> str:
     """
     if column not in row or pd.isna(row[column]):
         return "–"
-    return f"{number(row[column])} [{number(row[f'{column}_low'])}, {number(row[f'{column}_high'])}]"
+    decimals = supported_decimals(row.get(f"{column}_seed_sd"))
+    return f"{number(row[column])} [{number(row[f'{column}_low'], decimals)}, {number(row[f'{column}_high'], decimals)}]"
 
 
 def interval(row: pd.Series, name: str, summary: str = "iqm") -> str:

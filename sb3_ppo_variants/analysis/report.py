@@ -29,6 +29,7 @@ from sb3_ppo_variants.analysis.formatting import (
     method_name,
     number,
     percent,
+    supported_decimals,
 )
 from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, check_method
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES, THRESHOLDS
@@ -66,6 +67,7 @@ class Report:
     :param improvement_low: its lower bounds, rliable's bootstrap over the runs within each environment
         (``stats.probability_of_improvement_ci``)
     :param improvement_high: its upper bounds
+    :param improvement_seed_sd: how much the bounds move with the bootstrap seed (``stats.bounds_seed_sd``)
     :param profiles: performance profiles of the normalised final return (``tables.performance_profiles``): ``variant,
         tau, fraction, low, high, n_envs, n_runs``, over the environments with reference scores
     :param aggregate_curves: sample-efficiency curves, the IQM of the normalised returns of all environments with
@@ -81,6 +83,7 @@ class Report:
     improvement: pd.DataFrame
     improvement_low: pd.DataFrame
     improvement_high: pd.DataFrame
+    improvement_seed_sd: pd.DataFrame
     profiles: pd.DataFrame
     aggregate_curves: pd.DataFrame
     curves: pd.DataFrame
@@ -186,6 +189,7 @@ def _across_environments(
         "improvement": improvement[0],
         "improvement_low": improvement[1],
         "improvement_high": improvement[2],
+        "improvement_seed_sd": improvement[3],
         "profiles": tables.performance_profiles(final, taus, n_resamples, confidence, seed),
         "aggregate_curves": tables.sample_efficiency_curves(normalised_curves, n_resamples, confidence, seed, method),
     }
@@ -336,19 +340,27 @@ def _aggregate_table(aggregate: pd.DataFrame) -> pd.DataFrame:
 
 
 def _improvement_table(report: Report) -> pd.DataFrame:
-    cells = pd.DataFrame(
-        {
-            other: [
-                "–" if pd.isna(p) else f"{p:.2f} [{low:.2f}, {high:.2f}]"
-                for p, low, high in zip(
-                    report.improvement[other], report.improvement_low[other], report.improvement_high[other], strict=True
-                )
-            ]
-            for other in report.improvement.columns
-        }
-    )
+    columns = {}
+    for other in report.improvement.columns:
+        estimates = zip(
+            report.improvement[other],
+            report.improvement_low[other],
+            report.improvement_high[other],
+            report.improvement_seed_sd[other],
+            strict=True,
+        )
+        columns[other] = [_probability(*estimate) for estimate in estimates]
+    cells = pd.DataFrame(columns)
     cells.insert(0, "P(row > column)", list(report.improvement.index))
     return cells
+
+
+def _probability(p: float, low: float, high: float, seed_sd: float) -> str:
+    """A probability to 2 decimals and its bounds to 2, or fewer when their seed variation does not support 2."""
+    if pd.isna(p):
+        return "–"
+    decimals = min(2, supported_decimals(seed_sd) or 2)
+    return f"{p:.2f} [{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 def _profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
@@ -377,7 +389,8 @@ def _aggregate_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def _point_low_high(row: pd.Series, point: str) -> str:
-    return f"{number(row[point])} [{number(row['low'])}, {number(row['high'])}]"
+    decimals = supported_decimals(row.get("seed_sd"))
+    return f"{number(row[point])} [{number(row['low'], decimals)}, {number(row['high'], decimals)}]"
 
 
 def _problems_table(problems: pd.DataFrame) -> pd.DataFrame:
@@ -462,7 +475,12 @@ def _tidy(report: Report) -> pd.DataFrame:
         .reset_index()
         .melt(id_vars=["variant"], var_name="statistic")
         .assign(table="improvement", env_id="all")
-        for square, suffix in ((report.improvement, ""), (report.improvement_low, "_low"), (report.improvement_high, "_high"))
+        for square, suffix in (
+            (report.improvement, ""),
+            (report.improvement_low, "_low"),
+            (report.improvement_high, "_high"),
+            (report.improvement_seed_sd, "_seed_sd"),
+        )
     ]
     profiles = _tidy_curve(report.profiles, "profiles", "fraction", "tau")
     aggregate_curves = _tidy_curve(report.aggregate_curves, "aggregate_curves", "iqm", "timesteps")
@@ -476,7 +494,8 @@ def _tidy_curve(curve: pd.DataFrame, table: str, point: str, at: str) -> pd.Data
     keys = [f"{point}[{at}={x:g}]" for x in curve[at]]
     parts = [
         pd.DataFrame({"variant": curve["variant"], "statistic": [key + suffix for key in keys], "value": curve[column]})
-        for column, suffix in ((point, ""), ("low", "_low"), ("high", "_high"))
+        for column, suffix in ((point, ""), ("low", "_low"), ("high", "_high"), ("seed_sd", "_seed_sd"))
+        if column in curve
     ]
     return pd.concat(parts, ignore_index=True).assign(table=table, env_id="all")
 
@@ -489,6 +508,7 @@ def _content(report: Report) -> dict[str, object]:
         "improvement": report.improvement.to_dict(orient="index"),
         "improvement_low": report.improvement_low.to_dict(orient="index"),
         "improvement_high": report.improvement_high.to_dict(orient="index"),
+        "improvement_seed_sd": report.improvement_seed_sd.to_dict(orient="index"),
         "profiles": report.profiles.to_dict(orient="records"),
         "aggregate_curves": report.aggregate_curves.to_dict(orient="records"),
         "problems": report.problems.to_dict(orient="records"),

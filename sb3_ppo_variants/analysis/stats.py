@@ -16,6 +16,8 @@ Statistic = Callable[..., np.ndarray]
 # Names of the summaries stacked by iqm_mean_median and by aggregate_summaries, in order.
 SEED_SUMMARIES = ("iqm", "mean", "median")
 AGGREGATE_SUMMARIES = ("iqm", "mean", "median", "optimality_gap")
+# Groups of resamples by which ``bounds_seed_sd`` measures how much a bootstrap's bounds depend on its seed
+SEED_SD_GROUPS = 10
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
@@ -186,7 +188,8 @@ def stratified_bootstrap_ci(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int | Sequence[int] | np.random.Generator | None = 0,
-) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float]:
+    with_seed_sd: bool = False,
+) -> tuple[np.ndarray | float, ...]:
     """
     Point estimate and stratified bootstrap confidence interval of ``statistic``, as rliable's ``get_interval_estimates``.
 
@@ -208,7 +211,9 @@ def stratified_bootstrap_ci(
     :param confidence: confidence level in (0, 1)
     :param seed: anything ``numpy.random.default_rng`` accepts (an int, a sequence of ints, a ``Generator``);
         the same seed gives the same interval
-    :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends)
+    :param with_seed_sd: also return ``bounds_seed_sd`` of the bounds
+    :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends); with
+        ``with_seed_sd``, ``(point, low, high, seed_sd)``
     """
     groups = strata_list(strata)
     check_bootstrap(n_resamples, confidence)
@@ -228,7 +233,31 @@ def stratified_bootstrap_ci(
         )
     quantiles = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
     low, high = np.percentile(bootstrap, quantiles, axis=len(trailing))
+    if with_seed_sd:
+        return point, low, high, bounds_seed_sd(bootstrap, len(trailing), confidence)
     return point, low, high
+
+
+def bounds_seed_sd(bootstrap: np.ndarray, axis: int, confidence: float, groups: int = SEED_SD_GROUPS) -> np.ndarray:
+    """
+    How much the bounds of a percentile bootstrap would move with another bootstrap seed: the resamples are split into
+    ``groups`` equal groups, each gives its own bounds, and the standard deviation of a bound over the groups divided by
+    ``sqrt(groups)`` estimates that of the bound from all resamples (the variance of a sample quantile falls as one
+    over the number of draws); the larger of the two bounds' is returned.
+
+    :param bootstrap: bootstrap statistics, the resamples along ``axis``
+    :param axis: the resamples' axis
+    :param confidence: confidence level of the bounds
+    :param groups: number of groups, at least 2; fewer resamples than groups give NaN
+    :return: the estimate, shape of ``bootstrap`` without ``axis``
+    """
+    resamples = bootstrap.shape[axis]
+    if resamples < groups:
+        return np.full(np.delete(bootstrap.shape, axis), np.nan)
+    split = np.stack(np.array_split(np.moveaxis(bootstrap, axis, 0)[: resamples - resamples % groups], groups), axis=0)
+    quantiles = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
+    bounds = np.percentile(split, quantiles, axis=1)  # (2, groups, ...)
+    return bounds.std(axis=1, ddof=1).max(axis=0) / np.sqrt(groups)
 
 
 def _per_task(scores: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.ndarray]:
@@ -270,7 +299,8 @@ def probability_of_improvement_ci(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int | Sequence[int] | np.random.Generator | None = 0,
-) -> tuple[float, float, float]:
+    with_seed_sd: bool = False,
+) -> tuple[float, ...]:
     """
     Probability of improvement of X over Y (``probability_of_improvement``) with rliable's interval: a percentile
     bootstrap that resamples, independently for X and for Y and within each task, as many runs as the task has
@@ -281,7 +311,8 @@ def probability_of_improvement_ci(
     :param n_resamples: bootstrap resamples, at least 1
     :param confidence: confidence level in (0, 1)
     :param seed: anything ``numpy.random.default_rng`` accepts
-    :return: ``(probability, low, high)``
+    :param with_seed_sd: also return ``bounds_seed_sd`` of the bounds
+    :return: ``(probability, low, high)``, and ``seed_sd`` with ``with_seed_sd``
     """
     point = probability_of_improvement(x, y)
     check_bootstrap(n_resamples, confidence)
@@ -292,7 +323,10 @@ def probability_of_improvement_ci(
         x_star = x_runs[rng.integers(0, x_runs.size, size=(n_resamples, x_runs.size))]
         y_star = y_runs[rng.integers(0, y_runs.size, size=(n_resamples, y_runs.size))]
         resampled.append(_pairwise_improvement(x_star, y_star))
-    low, high = np.percentile(np.mean(resampled, axis=0), [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)])
+    bootstrap = np.mean(resampled, axis=0)
+    low, high = np.percentile(bootstrap, [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)])
+    if with_seed_sd:
+        return point, float(low), float(high), float(bounds_seed_sd(bootstrap, 0, confidence))
     return point, float(low), float(high)
 
 

@@ -57,10 +57,12 @@ NEAR_BEST = 0.9
 TOP_PERCENTILE = 95.0
 CONFIG_KEYS = ["env_id", "variant", "config_id"]
 IDENTITY_COLUMNS = ["env_id", "variant", "config_id", "label", "algo", "sweep", "hyperparameters"]
-SCORE_COLUMNS = [f"score_{summary}{bound}" for summary in SEED_SUMMARIES for bound in ("", "_low", "_high")] + ["score_std"]
 SELECTION_COLUMNS = [*IDENTITY_COLUMNS, "tuning_score", "tuning_mean", "n_runs", "n_excluded", "n_configs"]
 BIAS_NAMES = ("tuning_iqm", "fresh_iqm", "bias")
-BIAS_COLUMNS = [f"{name}{bound}" for name in BIAS_NAMES for bound in ("", "_low", "_high")]
+# The columns of an interval: the point, its bounds, and how much the bounds move with the bootstrap seed
+BOUNDS = ("", "_low", "_high", "_seed_sd")
+BIAS_COLUMNS = [f"{name}{bound}" for name in BIAS_NAMES for bound in BOUNDS]
+SCORE_COLUMNS = [f"score_{summary}{bound}" for summary in SEED_SUMMARIES for bound in BOUNDS] + ["score_std"]
 SENSITIVITY_COLUMNS = [
     "env_id",
     "hyperparameter",
@@ -160,11 +162,18 @@ def configuration_intervals(
     return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_runs", "n_excluded", *SCORE_COLUMNS])
 
 
-def _bounded(names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, float]:
-    """The columns ``<name>``, ``<name>_low`` and ``<name>_high`` of each of ``names``, from a bootstrap result."""
+def _bounded(
+    names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray, seed_sd: np.ndarray
+) -> dict[str, float]:
+    """The columns ``<name>``, ``<name>_low``, ``<name>_high`` and ``<name>_seed_sd`` of each of ``names``."""
     columns = {}
     for i, name in enumerate(names):
-        columns |= {name: float(point[i]), f"{name}_low": float(low[i]), f"{name}_high": float(high[i])}
+        columns |= {
+            name: float(point[i]),
+            f"{name}_low": float(low[i]),
+            f"{name}_high": float(high[i]),
+            f"{name}_seed_sd": float(seed_sd[i]),
+        }
     return columns
 
 
@@ -266,10 +275,11 @@ def selection_bias(
         row = winner[["env_id", "variant", "config_id", "label"]].to_dict()
         if fresh_runs.size:
             strata = [tuning_runs, fresh_runs]
-            row |= _bounded(BIAS_NAMES, *stratified_bootstrap_ci(strata, _bias_statistic, n_resamples, confidence, group_seed))
+            estimate = stratified_bootstrap_ci(strata, _bias_statistic, n_resamples, confidence, group_seed, True)
+            row |= _bounded(BIAS_NAMES, *estimate)
         else:
-            point, low, high = stratified_bootstrap_ci(tuning_runs, iqm, n_resamples, confidence, group_seed)
-            row |= _bounded(BIAS_NAMES[:1], [point], [low], [high])
+            estimate = stratified_bootstrap_ci(tuning_runs, iqm, n_resamples, confidence, group_seed, True)
+            row |= _bounded(BIAS_NAMES[:1], *([value] for value in estimate))
         rows.append(row | {"n_tuning_runs": tuning_runs.size, "n_fresh_runs": fresh_runs.size})
     return pd.DataFrame(rows).reindex(
         columns=["env_id", "variant", "config_id", "label", *BIAS_COLUMNS, "n_tuning_runs", "n_fresh_runs"]
@@ -385,12 +395,13 @@ def robustness(
         env_configs = [(identity, values) for identity, values in scored if identity["env_id"] == env_id]
         variants = sorted({identity["variant"] for identity, _ in env_configs})
         columns = [[i for i, (identity, _) in enumerate(env_configs) if identity["variant"] == v] for v in variants]
-        point, low, high = stratified_bootstrap_ci(
+        point, low, high, seed_sd = stratified_bootstrap_ci(
             [values for _, values in env_configs],
             partial(_robustness_statistic, random_score=random_scores[env_id], columns=columns),
             n_resamples,
             confidence,
             bootstrap_seed(seed, "robustness", env_id),
+            with_seed_sd=True,
         )
         best_score = max(float(iqm(values)) for _, values in env_configs)
         for v, variant in enumerate(variants):
@@ -402,7 +413,7 @@ def robustness(
                 "random_score": float(random_scores[env_id]),
                 "best_score": best_score,
             }
-            rows.append(row | _bounded(ROBUSTNESS_STATISTICS, point[v], low[v], high[v]))
+            rows.append(row | _bounded(ROBUSTNESS_STATISTICS, point[v], low[v], high[v], seed_sd[v]))
     columns = ["env_id", "variant", "n_configs", "n_runs", "random_score", "best_score"]
-    columns += [f"{name}{bound}" for name in ROBUSTNESS_STATISTICS for bound in ("", "_low", "_high")]
+    columns += [f"{name}{bound}" for name in ROBUSTNESS_STATISTICS for bound in BOUNDS]
     return pd.DataFrame(rows).reindex(columns=columns)

@@ -35,16 +35,19 @@ Seed = int | Sequence[int]
 
 
 def summary_columns(
-    name: str, summaries: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray
+    name: str, summaries: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray, seed_sd: np.ndarray
 ) -> dict[str, float]:
     """
-    The columns ``<name>_<summary>``, ``<name>_<summary>_low`` and ``<name>_<summary>_high`` of a bootstrap result.
+    The columns ``<name>_<summary>``, ``<name>_<summary>_low``, ``<name>_<summary>_high`` and
+    ``<name>_<summary>_seed_sd`` of an interval estimate.
 
     :param name: metric name, e.g. ``final_return``
     :param summaries: summary names, e.g. ``SEED_SUMMARIES``
     :param point: point estimates, one per summary
     :param low: lower bounds, one per summary
     :param high: upper bounds, one per summary
+    :param seed_sd: how much the bounds move with the bootstrap seed (``stats.bounds_seed_sd``; 0 for a t interval),
+        one per summary
     :return: the columns, summary by summary
     """
     columns = {}
@@ -53,37 +56,40 @@ def summary_columns(
             f"{name}_{summary}": float(point[i]),
             f"{name}_{summary}_low": float(low[i]),
             f"{name}_{summary}_high": float(high[i]),
+            f"{name}_{summary}_seed_sd": float(seed_sd[i]),
         }
     return columns
 
 
 def with_interval_method(
     strata: np.ndarray | Sequence[np.ndarray],
-    bootstrap: tuple[np.ndarray, np.ndarray, np.ndarray],
+    bootstrap: tuple[np.ndarray, ...],
     summaries: Sequence[str],
     method: str,
     n_resamples: int,
     confidence: float,
     seed: Seed,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """
     Replace the percentile-bootstrap bounds of the IQM and the mean by those of ``method``.
 
     :param strata: the runs the bootstrap resampled: one array (runs, metrics) or one per task
-    :param bootstrap: its ``(point, low, high)``, each shaped (metrics, summaries)
+    :param bootstrap: its ``(point, low, high, seed_sd)``, each shaped (metrics, summaries)
     :param summaries: the summary names of the last axis, e.g. ``SEED_SUMMARIES``
     :param method: a method of ``intervals.METHODS``; ``"percentile"`` keeps the bounds as they are
     :param n_resamples: bootstrap resamples of a bootstrap method
     :param confidence: confidence level
     :param seed: seed of a bootstrap method
-    :return: ``(point, low, high)`` with the columns of ``intervals.STATISTICS`` replaced
+    :return: ``(point, low, high, seed_sd)`` with the columns of ``intervals.STATISTICS`` replaced; their ``seed_sd`` is 0
+        for t intervals and NaN (not measured) for the BCa and studentized bootstraps
     """
-    point, low, high = (np.array(part, dtype=float) for part in bootstrap)
+    point, low, high, seed_sd = (np.array(part, dtype=float) for part in bootstrap)
     if method != "percentile":
         for statistic in STATISTICS:
             i = list(summaries).index(statistic)
             point[:, i], low[:, i], high[:, i] = interval_estimate(strata, statistic, method, n_resamples, confidence, seed)
-    return point, low, high
+            seed_sd[:, i] = 0.0 if method == "t" else np.nan
+    return point, low, high, seed_sd
 
 
 def seed_summaries(
@@ -101,11 +107,11 @@ def seed_summaries(
     :return: ``summary_columns`` of each metric (``SEED_SUMMARIES``), then ``<metric>_std`` (ddof = 1, NaN for one run)
     """
     values = np.column_stack(list(per_run.values()))
-    bootstrap = stratified_bootstrap_ci(values, iqm_mean_median, n_resamples, confidence, seed)
-    point, low, high = with_interval_method(values, bootstrap, SEED_SUMMARIES, method, n_resamples, confidence, seed)
+    bootstrap = stratified_bootstrap_ci(values, iqm_mean_median, n_resamples, confidence, seed, with_seed_sd=True)
+    point, low, high, seed_sd = with_interval_method(values, bootstrap, SEED_SUMMARIES, method, n_resamples, confidence, seed)
     columns: dict[str, float] = {}
     for m, name in enumerate(per_run):
-        columns |= summary_columns(name, SEED_SUMMARIES, point[m], low[m], high[m])
+        columns |= summary_columns(name, SEED_SUMMARIES, point[m], low[m], high[m], seed_sd[m])
         columns[f"{name}_std"] = float(values[:, m].std(ddof=1)) if len(values) > 1 else math.nan
     return columns
 
@@ -264,8 +270,8 @@ def aggregate(
         names = list(scores[envs[0], variant])
         strata = [np.column_stack([scores[env, variant][name] for name in names]) for env in envs]
         variant_seed = bootstrap_seed(seed, "aggregate", variant)
-        bootstrap = stratified_bootstrap_ci(strata, aggregate_summaries, n_resamples, confidence, variant_seed)
-        point, low, high = with_interval_method(
+        bootstrap = stratified_bootstrap_ci(strata, aggregate_summaries, n_resamples, confidence, variant_seed, True)
+        point, low, high, seed_sd = with_interval_method(
             strata, bootstrap, AGGREGATE_SUMMARIES, method, n_resamples, confidence, variant_seed
         )
         row: dict[str, object] = {
@@ -275,7 +281,7 @@ def aggregate(
             "environments": ", ".join(envs),
         }
         for m, name in enumerate(names):
-            row |= summary_columns(name, AGGREGATE_SUMMARIES, point[m], low[m], high[m])
+            row |= summary_columns(name, AGGREGATE_SUMMARIES, point[m], low[m], high[m], seed_sd[m])
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["variant", "n_envs", "n_runs", "environments"])
 
@@ -286,7 +292,7 @@ def improvement(
     n_resamples: int,
     confidence: float,
     seed: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """
     Probability of improvement of each variant over each other, averaged over the environments both have, with
     rliable's interval (``stats.probability_of_improvement_ci``), seeded per pair.
@@ -296,10 +302,10 @@ def improvement(
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: the report's seed
-    :return: three square tables, the probability ``table.loc[x, y]`` = P(score of x > score of y) + 0.5 P(equal)
-        and its lower and upper bounds
+    :return: four square tables, the probability ``table.loc[x, y]`` = P(score of x > score of y) + 0.5 P(equal), its
+        lower and upper bounds, and how much they move with the bootstrap seed (``stats.bounds_seed_sd``)
     """
-    tables = [pd.DataFrame(math.nan, index=pd.Index(list(variants), name="variant"), columns=list(variants)) for _ in range(3)]
+    tables = [pd.DataFrame(math.nan, index=pd.Index(list(variants), name="variant"), columns=list(variants)) for _ in range(4)]
     for x in variants:
         for y in variants:
             envs = sorted(env for env, var in scores if var == x and (env, y) in scores)
@@ -310,10 +316,11 @@ def improvement(
                     n_resamples,
                     confidence,
                     bootstrap_seed(seed, "improvement", x, y),
+                    with_seed_sd=True,
                 )
                 for table, value in zip(tables, estimate, strict=True):
                     table.loc[x, y] = value
-    return tables[0], tables[1], tables[2]
+    return tables[0], tables[1], tables[2], tables[3]
 
 
 def performance_profiles(
@@ -329,21 +336,25 @@ def performance_profiles(
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the bands
     :param seed: the report's seed
-    :return: one row per (variant, τ), variants sorted: ``variant, tau, fraction, low, high, n_envs, n_runs``
+    :return: one row per (variant, τ), variants sorted: ``variant, tau, fraction, low, high, seed_sd`` (how much the
+        bounds move with the bootstrap seed, ``stats.bounds_seed_sd``), ``n_envs, n_runs``
     """
     parts = []
     for variant in sorted({variant for _, variant in scores}):
         tasks = [scores[env, variant] for env in sorted(env for env, var in scores if var == variant)]
-        point, low, high = stratified_bootstrap_ci(
+        point, low, high, seed_sd = stratified_bootstrap_ci(
             tasks,
             partial(run_score_distribution, taus=taus),
             n_resamples,
             confidence,
             bootstrap_seed(seed, "profile", variant),
+            with_seed_sd=True,
         )
-        frame = pd.DataFrame({"variant": variant, "tau": taus, "fraction": point, "low": low, "high": high})
+        frame = pd.DataFrame(
+            {"variant": variant, "tau": taus, "fraction": point, "low": low, "high": high, "seed_sd": seed_sd}
+        )
         parts.append(frame.assign(n_envs=len(tasks), n_runs=sum(task.size for task in tasks)))
-    columns = ["variant", "tau", "fraction", "low", "high", "n_envs", "n_runs"]
+    columns = ["variant", "tau", "fraction", "low", "high", "seed_sd", "n_envs", "n_runs"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
