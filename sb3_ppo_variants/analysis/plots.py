@@ -135,7 +135,8 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
         for j in range(n):
             p, low, high = table.iloc[i, j], report.improvement_low.iloc[i, j], report.improvement_high.iloc[i, j]
             text = "–" if np.isnan(p) else f"{p:.2f}\n[{low:.2f}, {high:.2f}]"
-            ax.text(j, i, text, ha="center", va="center", color="white" if abs(p - 0.5) > 0.3 else "black", fontsize=9)
+            color = "white" if abs(p - 0.5) > 0.3 else "black"
+            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=min(9.0, 62.0 / n))
     ax.set_xticks(range(n), table.columns, rotation=30, ha="right")
     ax.set_yticks(range(n), table.index)
     ax.set_xlabel("variant Y")
