@@ -7,7 +7,8 @@ tasks. Samples are drawn from four known distributions:
 - ``skewed``: log-normal, exp(N(0, 1));
 - ``heavy-tailed``: Student's t with 3 degrees of freedom;
 - ``bimodal``: "some seeds fail": with probability 0.3 a run scores N(0, 0.05^2) (it never learned), otherwise
-  N(1, 0.1^2).
+  N(1, 0.1^2);
+- ``ceiling``: a score capped at its maximum (CartPole's 500): min(N(1, 0.2^2), 1), so half the runs are at the cap.
 
 The aggregate draws ``len(TASK_SHIFTS)`` tasks, task ``t`` from the distribution shifted by ``TASK_SHIFTS[t]`` (tasks
 differ in difficulty), each with the same number of runs. The true mean is exact (the distribution's mean, plus the
@@ -43,6 +44,8 @@ DISTRIBUTIONS: dict[str, tuple[Callable[[np.random.Generator, tuple[int, ...]], 
     "skewed": (lambda rng, size: np.exp(rng.normal(0.0, 1.0, size)), float(np.exp(0.5))),
     "heavy-tailed": (lambda rng, size: rng.standard_t(3, size), 0.0),
     "bimodal": (_bimodal, 1.0 - FAIL_PROBABILITY),
+    # E[min(X, μ)] = μ - σ φ(0) for X ~ N(μ, σ^2)
+    "ceiling": (lambda rng, size: np.minimum(rng.normal(1.0, 0.2, size), 1.0), 1.0 - 0.2 / np.sqrt(2.0 * np.pi)),
 }
 
 
