@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from sb3_ppo_variants.analysis.plots import PALETTE, save_figure
+from sb3_ppo_variants.analysis.plots import PALETTE, save_figure_as
 from sb3_ppo_variants.analysis.surrogates import Objective, Surrogate, family_surrogates, package_surrogates
 
 
@@ -115,6 +115,4 @@ def gradient_figure(
         f"Gradient of one sample's objective with respect to log π_θ(a|s), ε = {clip_range}, β = {beta} (autograd through "
         "the package's loss functions)\ndotted: lower bounds 1 - ε (clip) and 1/(1+ε) (logclip), upper bound 1 + ε (both)"
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return save_figure(figure, out.parent, out.name)
+    return save_figure_as(figure, out)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -49,6 +51,26 @@ def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
+def save_figure_as(figure: Figure, out: str | os.PathLike) -> list[Path]:
+    """
+    ``save_figure`` at a path without suffix, creating its directory.
+
+    :param figure: a figure made with ``matplotlib.figure.Figure``
+    :param out: output path without suffix; ``.png`` and ``.svg`` are written
+    :return: the paths written
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(figure, out.parent, out.name)
+
+
+def _bands(ax: Axes, table: pd.DataFrame, x: str, y: str, colors: dict[str, str]) -> None:
+    """One line per variant of ``table`` (``y`` against ``x``) with its band between the columns ``low`` and ``high``."""
+    for variant, line in table.groupby("variant", sort=True):
+        ax.plot(line[x], line[y], color=colors[variant], linewidth=1.8, label=variant)
+        ax.fill_between(line[x], line["low"], line["high"], color=colors[variant], alpha=0.2, linewidth=0)
+
+
 def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     """
     One panel per environment: IQM evaluation return across seeds per variant, with its confidence band.
@@ -67,9 +89,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, env_id in zip(axes, envs, strict=False):
         env_curves = curves[curves["env_id"] == env_id]
-        for variant, curve in env_curves.groupby("variant", sort=True):
-            ax.plot(curve["timesteps"], curve["iqm"], color=colors[variant], linewidth=1.8, label=variant)
-            ax.fill_between(curve["timesteps"], curve["low"], curve["high"], color=colors[variant], alpha=0.2, linewidth=0)
+        _bands(ax, env_curves, "timesteps", "iqm", colors)
         n_runs = env_curves.groupby("variant")["n_runs"].first()
         runs = f"{n_runs.min()}" if n_runs.min() == n_runs.max() else f"{n_runs.min()}-{n_runs.max()}"
         ax.set_title(f"{env_id} ({runs} runs per variant)")
@@ -150,6 +170,23 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
     return save_figure(figure, out_dir, "probability_of_improvement")
 
 
+def _one_band_panel(table: pd.DataFrame, x: str, y: str, legend: str, labels: tuple[str, str]) -> tuple[Figure, Axes]:
+    """
+    A figure of one panel with ``_bands`` of every variant of ``table``, dashed lines at the normalised scores 0 and 1
+    (vertical when ``x`` is a score, ``tau``), the axis ``labels``, a grid and a legend at ``legend``.
+    """
+    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
+    ax = figure.subplots()
+    _bands(ax, table, x, y, _colors(list(table["variant"].unique())))
+    for reference in (0.0, 1.0):
+        (ax.axvline if x == "tau" else ax.axhline)(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=9)
+    return figure, ax
+
+
 def performance_profiles(report: Report, out_dir: Path) -> list[Path]:
     """
     Performance profiles (rliable's run-score distributions): per variant, the fraction of runs whose normalised final
@@ -160,19 +197,9 @@ def performance_profiles(report: Report, out_dir: Path) -> list[Path]:
     :return: paths of performance_profiles.png and performance_profiles.svg
     """
     profiles = report.profiles
-    colors = _colors(list(profiles["variant"].unique()))
-    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
-    ax = figure.subplots()
-    for variant, profile in profiles.groupby("variant", sort=True):
-        ax.plot(profile["tau"], profile["fraction"], color=colors[variant], linewidth=1.8, label=variant)
-        ax.fill_between(profile["tau"], profile["low"], profile["high"], color=colors[variant], alpha=0.2, linewidth=0)
-    for reference in (0.0, 1.0):
-        ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
-    ax.set_xlabel("normalised final return τ (random = 0, reference = 1)")
-    ax.set_ylabel("fraction of runs with score > τ")
+    labels = ("normalised final return τ (random = 0, reference = 1)", "fraction of runs with score > τ")
+    figure, ax = _one_band_panel(profiles, "tau", "fraction", "upper right", labels)
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9)
     envs = int(profiles["n_envs"].max())
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(f"Performance profiles over {envs} environments, band = {confidence}% stratified bootstrap CI")
@@ -189,19 +216,9 @@ def sample_efficiency_curves(report: Report, out_dir: Path) -> list[Path]:
     :return: paths of sample_efficiency.png and sample_efficiency.svg
     """
     curves = report.aggregate_curves
-    colors = _colors(list(curves["variant"].unique()))
-    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
-    ax = figure.subplots()
-    for variant, curve in curves.groupby("variant", sort=True):
-        ax.plot(curve["timesteps"], curve["iqm"], color=colors[variant], linewidth=1.8, label=variant)
-        ax.fill_between(curve["timesteps"], curve["low"], curve["high"], color=colors[variant], alpha=0.2, linewidth=0)
-    for reference in (0.0, 1.0):
-        ax.axhline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("IQM of normalised evaluation return")
+    labels = ("environment steps", "IQM of normalised evaluation return")
+    figure, ax = _one_band_panel(curves, "timesteps", "iqm", "lower right", labels)
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(
         f"Sample efficiency over {int(curves['n_envs'].max())} environments: IQM of normalised returns, "
