@@ -19,6 +19,54 @@ EXIT_SIGNAL = 128  # plus the signal's number when interrupted, as a shell repor
 ONLY_HELP = "shell-style pattern on run ids, e.g. 'CartPole-v1__clip*'; repeat it or separate patterns with commas"
 
 
+def _add_report_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the ``report`` and ``figure`` commands to the parser's subcommands."""
+    from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, METHODS
+
+    report = commands.add_parser("report", help="tables (and figures) of an output directory of 'run' or 'tune'")
+    report.add_argument("dir", help="output directory of 'run', or of 'tune' (its sweep report)")
+    report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
+    report.add_argument("--out", help="file to write (default: stdout)")
+    report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
+    report.add_argument(
+        "--paper-table1",
+        action="store_true",
+        help="score the runs as the PPO paper's Table 1 (last 100 training episodes; random 0, best setting 1)",
+    )
+    report.add_argument(
+        "--diverged",
+        choices=("worst", "hold"),
+        default="worst",
+        help="score the evaluations after a divergence as the lowest return of the environment (default) "
+        "or as the run's last evaluation",
+    )
+    report.add_argument(
+        "--interval",
+        choices=METHODS,
+        default=DEFAULT_METHOD,
+        help="interval method of IQMs and means (default: %(default)s, chosen by the coverage measurement of "
+        "docs/statistics.md)",
+    )
+    report.add_argument(
+        "--select",
+        choices=("auc", "final"),
+        help="the selection metric a tune directory was tuned with (default: auc); only for the output of 'tune'",
+    )
+
+    figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
+    figure.add_argument(
+        "name",
+        choices=("surrogates", "surrogates-family", "gradients"),
+        help="the policy objectives for one sample against r: the package's first five (surrogates) or those published"
+        " since the PPO paper (surrogates-family); or the gradient of every registered objective with respect to"
+        " log π(a|s) against r (gradients)",
+    )
+    figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
+    # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
+    figure.add_argument("--clip-range", type=float, default=0.5, help="ε (default: %(default)s)")
+    figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ppo-variants", description="PPO objective variants: experiments and reports.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,40 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("dir", help="output directory of 'run'")
     status.add_argument("--verbose", "-v", action="store_true", help="list the run ids of every status")
 
-    report = commands.add_parser("report", help="tables (and figures) of an output directory of 'run' or 'tune'")
-    report.add_argument("dir", help="output directory of 'run', or of 'tune' (its sweep report)")
-    report.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md", help="table format")
-    report.add_argument("--out", help="file to write (default: stdout)")
-    report.add_argument("--plots", action="store_true", help="also write the figures (PNG and SVG)")
-    report.add_argument(
-        "--paper-table1",
-        action="store_true",
-        help="score the runs as the PPO paper's Table 1 (last 100 training episodes; random 0, best setting 1)",
-    )
-    report.add_argument(
-        "--diverged",
-        choices=("worst", "hold"),
-        default="worst",
-        help="score the evaluations after a divergence as the lowest return of the environment (default) "
-        "or as the run's last evaluation",
-    )
-    report.add_argument(
-        "--select",
-        choices=("auc", "final"),
-        help="the selection metric a tune directory was tuned with (default: auc); only for the output of 'tune'",
-    )
-
-    figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
-    figure.add_argument(
-        "name",
-        choices=("surrogates", "surrogates-family"),
-        help="the policy objectives for one sample against r: the package's first five (surrogates) or those published"
-        " since the PPO paper (surrogates-family)",
-    )
-    figure.add_argument("--out", default="results/surrogates", help="output path without suffix (default: %(default)s)")
-    # ε = 0.5 rather than PPO's 0.2 makes the asymmetry of [1 - ε, 1 + ε] in log r visible at a glance
-    figure.add_argument("--clip-range", type=float, default=0.5, help="ε (default: %(default)s)")
-    figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
+    _add_report_commands(commands)
 
     references = commands.add_parser("references", help="measure the scores that normalise returns (needs gymnasium)")
     references.add_argument(
@@ -147,7 +162,14 @@ def _status(directory: str, verbose: bool) -> int:
 
 
 def _report(
-    directory: str, fmt: str, out: str | None, plots: bool, diverged: str, select: str | None, paper_table1: bool = False
+    directory: str,
+    fmt: str,
+    out: str | None,
+    plots: bool,
+    diverged: str,
+    select: str | None,
+    paper_table1: bool,
+    interval: str,
 ) -> int:
     """
     Build the report of an experiment directory with the default settings of ``build_report`` and export it; for the
@@ -161,6 +183,7 @@ def _report(
     :param diverged: ``worst`` or ``hold``, see ``build_report``
     :param select: ``auc`` or ``final``, the selection metric of a tune directory (default ``auc``); None otherwise
     :param paper_table1: build ``analysis.paper.build_table1`` instead
+    :param interval: interval method of IQMs and means (``analysis.intervals.METHODS``)
     :return: exit status, 0
     """
     from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory, render
@@ -168,13 +191,13 @@ def _report(
     from sb3_ppo_variants.fileio import write_atomic
 
     if paper_table1:
-        report = build_table1(directory)
+        report = build_table1(directory, interval=interval)
     elif is_tune_directory(directory):
-        report = build_sweep_report(directory, select=select or "auc", diverged=diverged)
+        report = build_sweep_report(directory, select=select or "auc", diverged=diverged, interval=interval)
     elif select is not None:
         raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {directory} is not one")
     else:
-        report = build_report(directory, diverged=diverged)
+        report = build_report(directory, diverged=diverged, interval=interval)
     text = render(report, fmt)
     if out is None:
         sys.stdout.write(text)
@@ -205,8 +228,30 @@ def _compare(args: argparse.Namespace) -> int:
     print("\n".join(notes), flush=True)
     counts = run_experiment(path, out=path.parent, backend=args.backend, workers=args.workers, address=args.address)
     print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run", flush=True)
-    _report(str(path.parent), "md", None, plots=False, diverged="worst", select=None)
+    from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
+
+    _report(str(path.parent), "md", None, False, "worst", None, paper_table1=False, interval=DEFAULT_METHOD)
     return EXIT_FAILED_RUNS if counts["failed"] else 0
+
+
+def _figure(name: str, out: str, clip_range: float, beta: float) -> list[Path]:
+    """
+    Draw one of the figures of ``ppo-variants figure`` (they need torch).
+
+    :param name: ``surrogates``, ``surrogates-family`` or ``gradients``
+    :param out: output path without suffix
+    :param clip_range: ε
+    :param beta: β of the KL penalties
+    :return: the files written
+    """
+    if name == "gradients":
+        from sb3_ppo_variants.analysis.gradients import gradient_figure
+
+        return gradient_figure(out, clip_range=clip_range, beta=beta)
+    from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
+
+    curves = family_surrogates(clip_range, beta) if name == "surrogates-family" else None
+    return surrogate_figure(out, clip_range=clip_range, beta=beta, surrogates=curves)
 
 
 class _Terminated(KeyboardInterrupt):
@@ -261,12 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _warnings_as_lines(args.command):
         try:
             if args.command == "report":
-                return _report(args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1)
+                return _report(
+                    args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1, args.interval
+                )
             if args.command == "figure":
-                from sb3_ppo_variants.analysis.surrogates import family_surrogates, surrogate_figure
-
-                curves = family_surrogates(args.clip_range, args.beta) if args.name == "surrogates-family" else None
-                for path in surrogate_figure(args.out, clip_range=args.clip_range, beta=args.beta, surrogates=curves):
+                for path in _figure(args.name, args.out, args.clip_range, args.beta):
                     print(path)
                 return 0
             if args.command == "status":

@@ -3,6 +3,7 @@
 import ast
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import build_report, load_records, render, tables
+from sb3_ppo_variants.analysis.document import Document, TextTable
 from sb3_ppo_variants.analysis.plots import make_figures
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
+from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.records import write_record
@@ -206,26 +209,29 @@ def test_aggregate_weighs_environments_equally_with_unequal_runs(tmp_path: Path)
     # optimality gap: CartPole-v1 max(1 - s, 0) = [1, 0.5, 0, 0] -> 0.375; Acrobot-v1 0.8; Pendulum-v1 [0.2, 0] -> 0.1;
     # mean over environments (0.375 + 0.8 + 0.1) / 3 = 1.275 / 3
     assert row["final_return_optimality_gap"] == pytest.approx(1.275 / 3)
-    # Acrobot-v1 has a single run, which every resample keeps: the mean's interval moves only with the other two
-    assert row["final_return_mean_low"] <= row["final_return_mean"] <= row["final_return_mean_high"]
+    # Acrobot-v1 has a single run: its spread is unknown, so the t interval of the mean (Welch) is undefined, while the
+    # percentile bootstrap keeps that run in every resample and moves only with the other two environments
+    assert np.isnan(row["final_return_mean_low"]) and np.isnan(row["final_return_mean_high"])
+    percentile = build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0, interval="percentile").aggregate.iloc[0]
+    assert percentile["final_return_mean_low"] <= percentile["final_return_mean"] <= percentile["final_return_mean_high"]
     markdown = render(build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0), "md")
     assert "| final return optimality gap |" in markdown
 
 
 def test_table_pieces_take_per_run_arrays() -> None:
     # the summaries of a report of another kind (e.g. a score per run from training episodes), without records
-    columns = tables.seed_summaries({"score": np.array([1.0, 2.0, 3.0, 10.0])}, 100, 0.95, tables.bootstrap_seed(0, "x"))
+    columns = tables.seed_summaries({"score": np.array([1.0, 2.0, 3.0, 10.0])}, 100, 0.95, bootstrap_seed(0, "x"))
     # IQM of 4 values: cut 1 -> (2 + 3) / 2 = 2.5; mean 16 / 4 = 4; median (2 + 3) / 2 = 2.5
     assert [columns[f"score_{s}"] for s in ("iqm", "mean", "median")] == [2.5, 4.0, 2.5]
     assert list(columns)[:3] == ["score_iqm", "score_iqm_low", "score_iqm_high"] and "score_std" in columns
     # steps to threshold: 2 of 4 runs reach it, so the median of [100, 200, inf, inf] is (200 + inf) / 2 = inf
     efficiency = tables.sample_efficiency(
-        np.ones(4), np.ones(4), np.array([100.0, 200.0, np.inf, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, np.inf, np.inf]), 20, 0.95, bootstrap_seed(0, "x")
     )
     assert efficiency["steps_to_threshold_median"] == np.inf and efficiency["n_reached"] == 2
     # a third run reaching it makes the median the middle of [100, 200, 300, inf] -> 250
     efficiency = tables.sample_efficiency(
-        np.ones(4), np.ones(4), np.array([100.0, 200.0, 300.0, np.inf]), 20, 0.95, tables.bootstrap_seed(0, "x")
+        np.ones(4), np.ones(4), np.array([100.0, 200.0, 300.0, np.inf]), 20, 0.95, bootstrap_seed(0, "x")
     )
     assert efficiency["steps_to_threshold_median"] == 250.0
 
@@ -251,7 +257,7 @@ def test_exports_parse_back(experiment: Path) -> None:
     assert "| CartPole-v1 | b | 4 | 1 | 1 | 1 | 0 | 0 | 1 |" in markdown
     tidy = pd.read_csv(io.StringIO(render(report, "csv")))
     assert list(tidy.columns) == ["table", "env_id", "variant", "run_id", "statistic", "value"]
-    assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "problems"}
+    assert set(tidy["table"]) == {"per_env", "aggregate", "improvement", "profiles", "aggregate_curves", "problems"}
     n_failed = tidy.query("table == 'per_env' and variant == 'b' and statistic == 'n_failed'")["value"]
     assert n_failed.astype(float).tolist() == [1.0]
 
@@ -262,7 +268,7 @@ def test_exports_parse_back(experiment: Path) -> None:
     assert {"settings", "per_env", "aggregate", "improvement", "problems", "curves"} <= set(content)
     assert content["per_env"][0]["steps_to_threshold_median"] == "inf"
     latex = render(report, "latex")
-    assert latex.count(r"\begin{tabular}") == 6 and r"CartPole-v1\_\_b\_\_seed3" in latex
+    assert latex.count(r"\begin{tabular}") == 8 and r"CartPole-v1\_\_b\_\_seed3" in latex
     with pytest.raises(ValueError, match=r"fmt must be one of \['md', 'csv', 'latex', 'json'\]"):
         render(report, "html")
 
@@ -286,7 +292,7 @@ def test_report_command(experiment: Path, tmp_path: Path, capsys: pytest.Capture
 def test_figures_written(tmp_path: Path) -> None:
     report = build_report(make_records(envs=("CartPole-v1", "Unknown-v0")), n_resamples=100, curve_resamples=50)
     paths = make_figures(report, tmp_path / "figures")
-    stems = ("learning_curves", "aggregate_iqm", "probability_of_improvement")
+    stems = ("learning_curves", "aggregate_iqm", "probability_of_improvement", "performance_profiles", "sample_efficiency")
     assert sorted(path.name for path in paths) == sorted(f"{stem}.{fmt}" for stem in stems for fmt in ("png", "svg"))
     assert all(path.stat().st_size > 1000 for path in paths)
 
@@ -304,3 +310,57 @@ def test_analysis_does_not_import_torch_at_module_level() -> None:
                     assert root != "sb3_ppo_variants" or name.startswith(
                         ("sb3_ppo_variants.analysis", "sb3_ppo_variants.fileio", "sb3_ppo_variants.records")
                     ), f"{path.name} imports {name}"
+
+
+def test_profiles_and_sample_efficiency_curve_by_hand(tmp_path: Path) -> None:
+    """
+    Variant a, each run's curve [random score, random + s (reference - random)], so the normalised final return
+    (final_k = 1) is s: CartPole-v1 s = 0, 0.5, 1, 1; Acrobot-v1 s = 0.2, 0.8.
+    """
+    scores = {"CartPole-v1": [0.0, 0.5, 1.0, 1.0], "Acrobot-v1": [0.2, 0.8]}
+    for env_id, normalised in scores.items():
+        random, reference = RANDOM_SCORES[env_id], REFERENCE_SCORES[env_id]
+        for seed, s in enumerate(normalised):
+            write_run(tmp_path, env_id, "a", seed, [random, random + s * (reference - random)])
+    report = build_report(tmp_path, final_k=1, n_resamples=200, curve_resamples=0)
+    profile = report.profiles.set_index("tau")
+    # above τ = 0: CartPole 3/4, Acrobot 2/2 -> 0.875; above 0.5: 2/4 and 1/2 -> 0.5; above 1 (strictly): 0
+    assert profile.loc[[0.0, 0.5, 1.0], "fraction"].tolist() == pytest.approx([0.875, 0.5, 0.0])
+    assert (profile["low"] <= profile["fraction"]).all() and (profile["fraction"] <= profile["high"]).all()
+    curve = report.aggregate_curves.set_index("timesteps")
+    # at 0 every run is at the random score: IQM 0 and, without spread, the interval [0, 0]
+    assert curve.loc[0, ["iqm", "low", "high"]].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
+    # at 1000, the 6 pooled runs sorted [0, 0.2, 0.5, 0.8, 1, 1], cut 1 at each end: IQM (0.2 + 0.5 + 0.8 + 1) / 4 =
+    # 0.625. t interval (Tukey-McLaughlin): winsorised [0.2, 0.2, 0.5, 0.8, 1, 1], mean 3.7 / 6, squared deviations
+    # sum 0.688333, s_w = sqrt(0.688333 / 5) = 0.371035; se = s_w sqrt(6) / 4 = 0.227212; df = 4 - 1 = 3, t = 3.182446
+    assert curve.loc[1000, "iqm"] == pytest.approx(0.625)
+    assert curve.loc[1000, ["low", "high"]].tolist() == pytest.approx([0.625 - 0.723093, 0.625 + 0.723093], abs=1e-5)
+    assert curve.loc[1000, ["n_envs", "n_runs"]].tolist() == [2, 6]
+    markdown = render(report, "md")
+    assert "| variant | τ = 0 | τ = 0.25 | τ = 0.5 | τ = 0.75 | τ = 1 |" in markdown
+    assert "| a | 0.875 [" in markdown
+
+
+def test_cells_of_few_runs_are_flagged(experiment: Path) -> None:
+    markdown = render(build_report(experiment, n_resamples=50, curve_resamples=0), "md")
+    # a has 4 completed runs, b 2 (one ok, one diverged): both fewer than intervals.MIN_RUNS = 5
+    rows = {line.split(" | ")[1]: line for line in markdown.splitlines() if line.startswith("| CartPole-v1 | ")}
+    assert "(n = 4)" in rows["a"].split(" | ")[2] and "(n = 2)" in rows["b"].split(" | ")[2]
+
+
+def test_writers_render_a_report_kind_they_do_not_know(tmp_path: Path) -> None:
+    """A fourth kind of report is a class with ``document()``: every writer and make_figures take it as it is."""
+
+    class Notes:
+        def document(self) -> Document:
+            table = pd.DataFrame({"name": ["x"], "value": ["1"]})
+            tidy = pd.DataFrame({"table": ["notes"], "statistic": ["x"], "value": [1.0]})
+            return Document("Notes", "One table.", (TextTable("Numbers", "A note.", table),), tidy, {"x": math.inf})
+
+    assert (
+        render(Notes(), "md") == "# Notes\n\nOne table.\n\n## Numbers\n\nA note.\n\n| name | value |\n|---|---|\n| x | 1 |\n"
+    )
+    assert render(Notes(), "csv") == "table,statistic,value\nnotes,x,1.0\n"
+    assert json.loads(render(Notes(), "json")) == {"x": "inf"}
+    assert r"\caption{Numbers. A note.}" in render(Notes(), "latex")
+    assert make_figures(Notes(), tmp_path / "figures") == []

@@ -1,9 +1,13 @@
 """Analysis metrics and statistics: values worked out by hand, and invariants."""
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import metrics
+from sb3_ppo_variants.analysis.formatting import bounded, supported_decimals
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import (
     aggregate_iqm,
@@ -11,10 +15,13 @@ from sb3_ppo_variants.analysis.stats import (
     aggregate_median,
     aggregate_optimality_gap,
     aggregate_summaries,
+    bounds_seed_sd,
     iqm,
     iqm_mean_median,
     normalize,
     probability_of_improvement,
+    probability_of_improvement_ci,
+    run_score_distribution,
     stratified_bootstrap_ci,
 )
 
@@ -26,8 +33,6 @@ def test_final_return_and_auc_by_hand() -> None:
     np.testing.assert_allclose(metrics.final_return(returns), [4.0, 2.0])
     # AUC = mean over points: 10 / 4 = 2.5 and 4 / 4 = 1
     np.testing.assert_allclose(metrics.area_under_curve(returns), [2.5, 1.0])
-    # trapezoid over timesteps [0, 1, 3]: (0 + 2) / 2 * 1 + (2 + 4) / 2 * 2 = 7, divided by the span 3
-    np.testing.assert_allclose(metrics.area_under_curve(np.array([[0.0, 2.0, 4.0]]), np.array([0, 1, 3])), [7 / 3])
     with pytest.raises(ValueError, match="k must be"):
         metrics.final_return(returns, k=5)
     with pytest.raises(ValueError, match="returns must be a 2-D array"):
@@ -207,3 +212,42 @@ def test_normalize_uses_the_reference_table() -> None:
     assert normalize(np.array(5.0), "Unknown-v0", random_score=0.0, reference_score=10.0) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="env_id 'Unknown-v0'"):
         normalize(np.array(5.0), "Unknown-v0")
+
+
+def test_probability_of_improvement_interval_by_hand() -> None:
+    # x = [0, 2], y = [1], one task. Resampling x (y has a single run): both runs 0 (probability 1/4) gives P = 0, one
+    # of each (1/2) gives 0.5, both 2 (1/4) gives 1. Each end holds a quarter of the resamples, more than 2.5%, so
+    # the 95% percentile interval is [0, 1]; the point is (0 + 1) / 2 = 0.5.
+    assert probability_of_improvement_ci(np.array([0.0, 2.0]), np.array([1.0]), 2000, 0.95, 0) == (0.5, 0.0, 1.0)
+    # x = [3, 4] beats y = [1, 2] in every resample: [1, 1]; y over x is [0, 0]
+    assert probability_of_improvement_ci(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == (1.0, 1.0, 1.0)
+    assert probability_of_improvement_ci(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == (0.0, 0.0, 0.0)
+    # two tasks, averaged: task 1 as the first case, task 2 x always above y, so every resample is (P1 + 1) / 2, and the
+    # interval is [(0 + 1) / 2, (1 + 1) / 2] = [0.5, 1] around (0.5 + 1) / 2
+    two = probability_of_improvement_ci([np.array([0.0, 2.0]), np.array([5.0])], [np.array([1.0]), np.array([4.0])])
+    assert two == (0.75, 0.5, 1.0)
+    with pytest.raises(ValueError, match="same number of tasks"):
+        probability_of_improvement_ci([np.ones(2)], [np.ones(2), np.ones(2)])
+
+
+def test_run_score_distribution_by_hand() -> None:
+    # task 1 [0, 0.5, 1, 1]: above 0, 0.5, 1: 3/4, 2/4, 0; task 2 [0.2, 0.8]: 1, 1/2, 0; averaged over tasks
+    taus = np.array([0.0, 0.5, 1.0])
+    profile = run_score_distribution(np.array([0.0, 0.5, 1.0, 1.0]), np.array([0.2, 0.8]), taus=taus)
+    np.testing.assert_allclose(profile, [0.875, 0.5, 0.0])
+
+
+def test_bounds_are_printed_to_the_digits_their_seed_variation_supports() -> None:
+    # 10 groups of 100 resamples, group g = 0..99 shifted by g: each group's bounds move by g, so a bound's standard
+    # deviation over the groups is std(0..9, ddof 1) = 3.02765, and over all 1000 resamples 3.02765 / sqrt(10) = 0.957427
+    shifted = np.concatenate([np.arange(100.0) + g for g in range(10)])
+    assert bounds_seed_sd(shifted, 0, 0.95) == pytest.approx(np.std(np.arange(10.0), ddof=1) / np.sqrt(10))
+    # the same 100 values in every group: no variation
+    assert bounds_seed_sd(np.tile(np.arange(100.0), 10), 0, 0.95) == 0.0
+    # the last digit printed is the first that twice the variation does not reach: 2 x 0.004 = 0.008 < 0.01 -> 2
+    # decimals; 2 x 0.04 -> 1; 2 x 0.3 = 0.6 -> 0; nothing measured, or no variation (a t interval) -> no limit
+    assert [supported_decimals(sd) for sd in (0.004, 0.04, 0.3, 5.0)] == [2, 1, 0, 0]
+    assert supported_decimals(0.0) is None and supported_decimals(math.nan) is None
+    row = pd.Series({"x": 0.61234, "x_low": 0.41234, "x_high": 0.81234, "x_seed_sd": 0.004})
+    assert bounded(row, "x") == "0.612 [0.41, 0.81]"
+    assert bounded(row.drop("x_seed_sd"), "x") == "0.612 [0.412, 0.812]"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sb3_ppo_variants.analysis import build_report, build_sweep_report, load_records, select_configurations
-from sb3_ppo_variants.analysis.export import SWEEP_CSV_COLUMNS
 from sb3_ppo_variants.analysis.plots import make_figures
+from sb3_ppo_variants.analysis.sweep_report import TIDY_COLUMNS
 from sb3_ppo_variants.analysis.sweeps import (
     configuration_intervals,
     robustness,
@@ -215,11 +215,13 @@ def test_sensitivity_by_hand() -> None:
     ]
     assert (table["env_id"] == "CartPole-v1").all()
     by_label = table.drop_duplicates("label").set_index("label")
-    # seeds [400, 400, 400]: every resample gives 400
+    # seeds [400, 400, 400]: no spread, so the interval is the point
     assert by_label.loc["clip[clip_range=0.2,learning_rate=0.001]", ["score_iqm_low", "score_iqm_high"]].tolist() == [400, 400]
-    # seeds [90, 100, 110, 500]: the resampled IQMs lie between 90 and 500 and the interval holds 105
+    # seeds [90, 100, 110, 500], t interval of the IQM (Tukey-McLaughlin): cut 1 each end, IQM (100 + 110) / 2 = 105;
+    # winsorised [100, 100, 110, 110], s_w^2 = 4 * 25 / 3; se = s_w * sqrt(4) / 2 = 10 / sqrt(3); df = 2 - 1 = 1,
+    # t = 12.706205: 105 -+ 73.359
     low, high = by_label.loc["pg[learning_rate=0.01,n_steps=64]", ["score_iqm_low", "score_iqm_high"]]
-    assert 90 <= low < 105 < high <= 500
+    assert (low, high) == pytest.approx((105 - 12.706205 * 10 / 3**0.5, 105 + 12.706205 * 10 / 3**0.5))
 
 
 ROBUSTNESS = [
@@ -340,7 +342,7 @@ def test_tune_directory_report_command(tune_dir: Path, tmp_path: Path, capsys: p
 
     assert main(["report", str(tune_dir), "--format", "csv"]) == 0
     tidy = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(tidy.columns) == SWEEP_CSV_COLUMNS
+    assert list(tidy.columns) == TIDY_COLUMNS
     assert {"per_env", "selection", "selection_bias", "sensitivity", "robustness", "configurations"} <= set(tidy["table"])
     selected = tidy.query("table == 'selection' and env_id == 'CartPole-v1' and variant == 'pg'").set_index("statistic")
     assert float(selected.loc["tuning_score", "value"]) == 305

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sb3_ppo_variants.analysis.paper import best_setting_scores, build_table1, last_episodes_mean, normalize_paper
+from sb3_ppo_variants.analysis import render
+from sb3_ppo_variants.analysis.paper import best_setting_scores, build_table1, normalize_paper
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, load_random_scores
+from sb3_ppo_variants.analysis.scoring import last_episodes_mean
 from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.records import write_record
 
@@ -111,6 +113,26 @@ def test_table1_scores_by_hand(tmp_path):
     assert "no episodes.csv" in problems["CartPole-v1__fixed-kl-1__seed3"]
     assert problems["Acrobot-v1__fixed-kl-1__seed2"] == "40 training episodes, fewer than 100: scored on those"
     assert len(problems) == 3
+
+
+def test_table1_by_a_setting_fixed_in_advance(tmp_path):
+    records = table1_records(tmp_path)
+    random_scores = {"CartPole-v1": 0.0, "Acrobot-v1": -500.0}
+    # the default reference clip-0.2 is the best setting of both tasks here, so both normalisations agree
+    table = build_table1(records, random_scores=random_scores).table1.set_index("setting")
+    assert table["score_fixed"].to_dict() == pytest.approx(table["score"].to_dict())
+    # by fixed-kl-1: CartPole scale 100 (its run without episodes left out): clip-0.2 (100, 200, 300) / 100 -> 2,
+    # no-clip (50, 50, 50, 0) / 100 -> 0.375; Acrobot scale -200 + 500 = 300: clip-0.2 400 / 300 = 4/3, no-clip
+    # (200, 0, 400) / 300 -> 2/3. Means over tasks: clip-0.2 (2 + 4/3) / 2 = 5/3, no-clip (0.375 + 2/3) / 2, fixed-kl-1 1
+    report = build_table1(records, random_scores=random_scores, reference="fixed-kl-1")
+    fixed = report.table1.set_index("setting")["score_fixed"].to_dict()
+    assert fixed == pytest.approx({"no-clip": (0.375 + 2 / 3) / 2, "clip-0.2": 5 / 3, "fixed-kl-1": 1.0})
+    per_task = report.per_task.set_index(["env_id", "setting"])["normalised_fixed"]
+    assert per_task["Acrobot-v1", "clip-0.2"] == pytest.approx(4 / 3)
+    markdown = render(report, "md")
+    assert "| fixed-kl-1 = 1 [95% CI] |" in markdown and "chosen on the same seeds that are scored" in markdown
+    with pytest.raises(ValueError, match="reference must be one of the task's settings"):
+        normalize_paper({"a": np.ones(2)}, 0.0, reference="b")
 
 
 def test_table1_exports_parse_back(tmp_path, capsys):

@@ -32,29 +32,15 @@ def final_return(returns: np.ndarray, k: int = 1) -> np.ndarray:
     return returns[:, -k:].mean(axis=1)
 
 
-def area_under_curve(returns: np.ndarray, timesteps: np.ndarray | None = None) -> np.ndarray:
+def area_under_curve(returns: np.ndarray) -> np.ndarray:
     """
-    Area under the learning curve, normalised so that it is in units of return.
-
-    Without ``timesteps`` it is the mean return over all evaluation points (the definition used in the
-    report, where evaluation points are equally spaced). With ``timesteps`` it is the trapezoid integral
-    of return over timesteps divided by the span ``timesteps[-1] - timesteps[0]``, which equals the mean
-    for equally spaced points only up to the half weight given to the two end points.
+    Area under the learning curve, normalised so that it is in units of return: the mean return over all evaluation
+    points (the report's evaluation points are equally spaced).
 
     :param returns: evaluation returns, shape (runs, evaluation points)
-    :param timesteps: increasing timesteps of the evaluation points, shape (evaluation points,), or None
     :return: shape (runs,)
     """
-    returns = _validated_curves(returns)
-    if timesteps is None:
-        return returns.mean(axis=1)
-    steps = np.asarray(timesteps, dtype=float)
-    if steps.shape != (returns.shape[1],) or returns.shape[1] < 2 or np.any(np.diff(steps) <= 0):
-        raise ValueError(
-            f"timesteps must be strictly increasing with one entry per evaluation point ({returns.shape[1]}, at least 2), "
-            f"got shape {steps.shape}"
-        )
-    return np.trapezoid(returns, steps, axis=1) / (steps[-1] - steps[0])
+    return _validated_curves(returns).mean(axis=1)
 
 
 def timesteps_to_threshold(returns: np.ndarray, timesteps: np.ndarray, threshold: float) -> np.ndarray:

@@ -7,12 +7,18 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
-from sb3_ppo_variants.analysis.data import Report, SweepReport, Table1Report
+from sb3_ppo_variants.analysis.document import ReportKind
+from sb3_ppo_variants.analysis.formatting import method_name
+from sb3_ppo_variants.analysis.paper import Table1Report
+from sb3_ppo_variants.analysis.report import Report
+from sb3_ppo_variants.analysis.sweep_report import SweepReport
 from sb3_ppo_variants.analysis.sweeps import is_number
 from sb3_ppo_variants.fileio import atomic_open
 
@@ -45,9 +51,29 @@ def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
+def save_figure_as(figure: Figure, out: str | os.PathLike) -> list[Path]:
+    """
+    ``save_figure`` at a path without suffix, creating its directory.
+
+    :param figure: a figure made with ``matplotlib.figure.Figure``
+    :param out: output path without suffix; ``.png`` and ``.svg`` are written
+    :return: the paths written
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(figure, out.parent, out.name)
+
+
+def _bands(ax: Axes, table: pd.DataFrame, x: str, y: str, colors: dict[str, str]) -> None:
+    """One line per variant of ``table`` (``y`` against ``x``) with its band between the columns ``low`` and ``high``."""
+    for variant, line in table.groupby("variant", sort=True):
+        ax.plot(line[x], line[y], color=colors[variant], linewidth=1.8, label=variant)
+        ax.fill_between(line[x], line["low"], line["high"], color=colors[variant], alpha=0.2, linewidth=0)
+
+
 def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     """
-    One panel per environment: IQM evaluation return across seeds per variant, with the bootstrap confidence band.
+    One panel per environment: IQM evaluation return across seeds per variant, with its confidence band.
 
     :param report: report with ``curves``
     :param out_dir: existing directory
@@ -63,9 +89,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, env_id in zip(axes, envs, strict=False):
         env_curves = curves[curves["env_id"] == env_id]
-        for variant, curve in env_curves.groupby("variant", sort=True):
-            ax.plot(curve["timesteps"], curve["iqm"], color=colors[variant], linewidth=1.8, label=variant)
-            ax.fill_between(curve["timesteps"], curve["low"], curve["high"], color=colors[variant], alpha=0.2, linewidth=0)
+        _bands(ax, env_curves, "timesteps", "iqm", colors)
         n_runs = env_curves.groupby("variant")["n_runs"].first()
         runs = f"{n_runs.min()}" if n_runs.min() == n_runs.max() else f"{n_runs.min()}-{n_runs.max()}"
         ax.set_title(f"{env_id} ({runs} runs per variant)")
@@ -78,7 +102,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     handles = [Line2D([], [], color=color, linewidth=2.5, label=variant) for variant, color in colors.items()]
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% bootstrap CI")
+    figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% CI, {method_name(report.settings)}")
     return save_figure(figure, out_dir, "learning_curves")
 
 
@@ -107,7 +131,9 @@ def aggregate_intervals(report: Report, out_dir: Path) -> list[Path]:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, [f"{v} ({n} envs)" for v, n in zip(aggregate["variant"], aggregate["n_envs"], strict=True)])
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
-    figure.suptitle(f"Aggregate over environments: IQM (black line) and {confidence}% stratified bootstrap CI (bar)")
+    figure.suptitle(
+        f"Aggregate over environments: IQM (black line) and {confidence}% CI (bar), {method_name(report.settings)}"
+    )
     return save_figure(figure, out_dir, "aggregate_iqm")
 
 
@@ -127,16 +153,78 @@ def improvement_matrix(report: Report, out_dir: Path) -> list[Path]:
     image = ax.imshow(table.to_numpy(dtype=float), cmap="RdBu", vmin=0.0, vmax=1.0)
     for i in range(n):
         for j in range(n):
-            p = table.iloc[i, j]
-            text = "–" if np.isnan(p) else f"{p:.2f}"
-            ax.text(j, i, text, ha="center", va="center", color="white" if abs(p - 0.5) > 0.3 else "black", fontsize=11)
+            p, low, high = table.iloc[i, j], report.improvement_low.iloc[i, j], report.improvement_high.iloc[i, j]
+            text = "–" if np.isnan(p) else f"{p:.2f}\n[{low:.2f}, {high:.2f}]"
+            color = "white" if abs(p - 0.5) > 0.3 else "black"
+            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=min(9.0, 62.0 / n))
     ax.set_xticks(range(n), table.columns, rotation=30, ha="right")
     ax.set_yticks(range(n), table.index)
     ax.set_xlabel("variant Y")
     ax.set_ylabel("variant X")
-    ax.set_title("Probability of improvement P(X > Y)\n(final return, averaged over environments)")
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    ax.set_title(
+        f"Probability of improvement P(X > Y), [{confidence}% CI]\n(final return, averaged over environments; "
+        "bootstrap over runs within environments)"
+    )
     figure.colorbar(image, ax=ax, label="P(X > Y) + 0.5 P(X = Y)", shrink=0.85)
     return save_figure(figure, out_dir, "probability_of_improvement")
+
+
+def _one_band_panel(table: pd.DataFrame, x: str, y: str, legend: str, labels: tuple[str, str]) -> tuple[Figure, Axes]:
+    """
+    A figure of one panel with ``_bands`` of every variant of ``table``, dashed lines at the normalised scores 0 and 1
+    (vertical when ``x`` is a score, ``tau``), the axis ``labels``, a grid and a legend at ``legend``.
+    """
+    figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
+    ax = figure.subplots()
+    _bands(ax, table, x, y, _colors(list(table["variant"].unique())))
+    for reference in (0.0, 1.0):
+        (ax.axvline if x == "tau" else ax.axhline)(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=9)
+    return figure, ax
+
+
+def performance_profiles(report: Report, out_dir: Path) -> list[Path]:
+    """
+    Performance profiles (rliable's run-score distributions): per variant, the fraction of runs whose normalised final
+    return exceeds τ, against τ, with its stratified-bootstrap band.
+
+    :param report: report with non-empty ``profiles``
+    :param out_dir: existing directory
+    :return: paths of performance_profiles.png and performance_profiles.svg
+    """
+    profiles = report.profiles
+    labels = ("normalised final return τ (random = 0, reference = 1)", "fraction of runs with score > τ")
+    figure, ax = _one_band_panel(profiles, "tau", "fraction", "upper right", labels)
+    ax.set_ylim(-0.02, 1.02)
+    envs = int(profiles["n_envs"].max())
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(f"Performance profiles over {envs} environments, band = {confidence}% stratified bootstrap CI")
+    return save_figure(figure, out_dir, "performance_profiles")
+
+
+def sample_efficiency_curves(report: Report, out_dir: Path) -> list[Path]:
+    """
+    Aggregate sample-efficiency curves: per variant, the IQM of the normalised returns of all environments pooled at
+    each evaluation timestep, with its confidence band.
+
+    :param report: report with non-empty ``aggregate_curves``
+    :param out_dir: existing directory
+    :return: paths of sample_efficiency.png and sample_efficiency.svg
+    """
+    curves = report.aggregate_curves
+    labels = ("environment steps", "IQM of normalised evaluation return")
+    figure, ax = _one_band_panel(curves, "timesteps", "iqm", "lower right", labels)
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    confidence = round(100 * float(report.settings.get("confidence", 0.95)))
+    figure.suptitle(
+        f"Sample efficiency over {int(curves['n_envs'].max())} environments: IQM of normalised returns, "
+        f"band = {confidence}% CI, {method_name(report.settings)}"
+    )
+    return save_figure(figure, out_dir, "sample_efficiency")
 
 
 def _log_axis(hyperparameter: str, values: list[object]) -> bool:
@@ -202,7 +290,8 @@ def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(
-        f"Sensitivity: best configuration at each value (tuning seeds), band = {confidence}% bootstrap CI across seeds"
+        f"Sensitivity: best configuration at each value (tuning seeds), band = {confidence}% CI across seeds, "
+        f"{method_name(report.settings)}"
     )
     return save_figure(figure, out_dir, "sensitivity")
 
@@ -274,6 +363,8 @@ def table1_scores(report: Table1Report, out_dir: Path) -> list[Path]:
         ax.vlines(row["score"], y[i] - 0.3, y[i] + 0.3, color=color, linewidth=2.5)
         if not math.isnan(row["paper_score"]):
             ax.plot(row["paper_score"], y[i], marker="D", color="black", markersize=6, linestyle="none")
+        if not math.isnan(row["score_fixed"]):
+            ax.plot(row["score_fixed"], y[i], marker="o", color=color, markerfacecolor="white", markersize=6, linestyle="none")
     for reference in (0.0, 1.0):
         ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
     ax.set_yticks(y, table["setting"])
@@ -283,6 +374,11 @@ def table1_scores(report: Table1Report, out_dir: Path) -> list[Path]:
         Line2D([], [], color="grey", linewidth=6, alpha=0.55, label=f"ours, {round(100 * report.settings['confidence'])}% CI"),
         Line2D([], [], color="black", marker="D", linestyle="none", label="the paper's Table 1"),
     ]
+    if report.settings.get("reference") is not None:
+        reference = report.settings["reference"]
+        handles.append(
+            Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none", label=f"ours, {reference} = 1")
+        )
     ax.legend(handles=handles, loc="lower right", fontsize=9)
     figure.suptitle(f"Table 1 scores on {', '.join(report.settings['tasks'])}")
     return save_figure(figure, out_dir, "table1_scores")
@@ -326,38 +422,20 @@ def table1_curves(report: Table1Report, out_dir: Path) -> list[Path]:
     return save_figure(figure, out_dir, "table1_curves")
 
 
-def make_figures(report: Report | SweepReport | Table1Report, out_dir: str | os.PathLike) -> list[Path]:
+def make_figures(report: ReportKind, out_dir: str | os.PathLike) -> list[Path]:
     """
-    Write the figures of a report into ``out_dir`` (created if needed), each as PNG and SVG.
-
-    The figures of a ``Report`` are ``learning_curves`` (needs ``curves``, i.e. ``curve_resamples > 0``),
-    ``aggregate_iqm`` (needs at least one environment with reference scores) and ``probability_of_improvement``; those
-    of a ``SweepReport`` are its evaluation stage's, then ``sensitivity`` and ``selection_bias``; those of a
-    ``Table1Report`` are ``table1_scores`` and ``table1_curves``. A figure without data is not written, which the
-    returned list shows.
+    Write the figures of a report of any kind into ``out_dir`` (created if needed), each as PNG and SVG: those its
+    document lists (``Document.figures``, the figures that have data), each drawn by the function of this module it
+    names. For a report of ``build_report`` they are ``learning_curves`` (needs ``curve_resamples > 0``),
+    ``aggregate_iqm``, ``performance_profiles`` and ``sample_efficiency`` (need an environment with reference scores)
+    and ``probability_of_improvement``; a sweep report
+    adds ``sensitivity`` and ``selection_bias``; a Table-1 report has ``table1_scores`` and ``table1_curves``.
 
     :param report: a report built by ``build_report``, ``build_sweep_report`` or ``analysis.paper.build_table1``
     :param out_dir: output directory
     :return: paths of the files written
     """
-    if isinstance(report, Table1Report):
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        paths = table1_scores(report, Path(out_dir)) if not report.table1.empty else []
-        return paths + (table1_curves(report, Path(out_dir)) if not report.curves.empty else [])
-    if isinstance(report, SweepReport):
-        paths = make_figures(report.evaluation, out_dir)
-        if not report.sensitivity.empty:
-            paths += sensitivity_curves(report, Path(out_dir))
-        if not report.selection_bias.empty:
-            paths += selection_bias_intervals(report, Path(out_dir))
-        return paths
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    if not report.curves.empty:
-        paths += learning_curves(report, out_dir)
-    if not report.aggregate.empty:
-        paths += aggregate_intervals(report, out_dir)
-    if not report.improvement.empty:
-        paths += improvement_matrix(report, out_dir)
-    return paths
+    drawers = globals()
+    return [path for figure in report.document().figures for path in drawers[figure.draw](figure.data, out_dir)]

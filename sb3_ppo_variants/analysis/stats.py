@@ -4,6 +4,7 @@ stratified bootstrap confidence intervals, probability of improvement and normal
 (definitions follow rliable, Agarwal et al. 2021).
 """
 
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -15,6 +16,8 @@ Statistic = Callable[..., np.ndarray]
 # Names of the summaries stacked by iqm_mean_median and by aggregate_summaries, in order.
 SEED_SUMMARIES = ("iqm", "mean", "median")
 AGGREGATE_SUMMARIES = ("iqm", "mean", "median", "optimality_gap")
+# Groups of resamples by which ``bounds_seed_sd`` measures how much a bootstrap's bounds depend on its seed
+SEED_SD_GROUPS = 10
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray | float:
@@ -134,7 +137,27 @@ def _task_means(tasks: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([task.mean(axis=-1) for task in _runs_last(tasks)])
 
 
-def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+def bootstrap_seed(seed: int, *keys: str) -> list[int]:
+    """
+    Seed of one group's bootstrap, from the report's seed and the group's keys (e.g. environment and variant).
+
+    One group's intervals then depend only on its own runs, not on which other groups the report has.
+
+    :param seed: the report's seed
+    :param keys: names of the group
+    :return: a seed for ``numpy.random.default_rng``
+    """
+    return [seed, zlib.crc32("|".join(keys).encode())]
+
+
+def strata_list(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """
+    The strata of a bootstrap as a list of float arrays, checked.
+
+    :param strata: one array shaped (runs, ...) or a sequence of them with the same trailing shape
+    :return: the arrays
+    :raises ValueError: for no stratum, a stratum without runs, or different trailing shapes
+    """
     groups = (
         [np.asarray(strata, dtype=float)] if isinstance(strata, np.ndarray) else [np.asarray(s, dtype=float) for s in strata]
     )
@@ -145,13 +168,28 @@ def _strata(strata: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
     return groups
 
 
+def check_bootstrap(n_resamples: int, confidence: float) -> None:
+    """
+    Check the settings of a bootstrap.
+
+    :param n_resamples: bootstrap resamples, at least 1
+    :param confidence: confidence level in (0, 1)
+    :raises ValueError: naming the bad setting
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
 def stratified_bootstrap_ci(
     strata: np.ndarray | Sequence[np.ndarray],
     statistic: Statistic = aggregate_iqm,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int | Sequence[int] | np.random.Generator | None = 0,
-) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | float]:
+    with_seed_sd: bool = False,
+) -> tuple[np.ndarray | float, ...]:
     """
     Point estimate and stratified bootstrap confidence interval of ``statistic``, as rliable's ``get_interval_estimates``.
 
@@ -173,13 +211,12 @@ def stratified_bootstrap_ci(
     :param confidence: confidence level in (0, 1)
     :param seed: anything ``numpy.random.default_rng`` accepts (an int, a sequence of ints, a ``Generator``);
         the same seed gives the same interval
-    :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends)
+    :param with_seed_sd: also return ``bounds_seed_sd`` of the bounds
+    :return: ``(point, low, high)``, floats or arrays of the trailing shape (plus the axes the statistic appends); with
+        ``with_seed_sd``, ``(point, low, high, seed_sd)``
     """
-    groups = _strata(strata)
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    groups = strata_list(strata)
+    check_bootstrap(n_resamples, confidence)
     rng = np.random.default_rng(seed)
     # Runs go last so that each statistic reduces a contiguous axis: shape (trailing..., resamples, runs).
     runs_last = [np.ascontiguousarray(np.moveaxis(group, 0, -1)) for group in groups]
@@ -196,7 +233,31 @@ def stratified_bootstrap_ci(
         )
     quantiles = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
     low, high = np.percentile(bootstrap, quantiles, axis=len(trailing))
+    if with_seed_sd:
+        return point, low, high, bounds_seed_sd(bootstrap, len(trailing), confidence)
     return point, low, high
+
+
+def bounds_seed_sd(bootstrap: np.ndarray, axis: int, confidence: float, groups: int = SEED_SD_GROUPS) -> np.ndarray:
+    """
+    How much the bounds of a percentile bootstrap would move with another bootstrap seed: the resamples are split into
+    ``groups`` equal groups, each gives its own bounds, and the standard deviation of a bound over the groups divided by
+    ``sqrt(groups)`` estimates that of the bound from all resamples (the variance of a sample quantile falls as one
+    over the number of draws); the larger of the two bounds' is returned.
+
+    :param bootstrap: bootstrap statistics, the resamples along ``axis``
+    :param axis: the resamples' axis
+    :param confidence: confidence level of the bounds
+    :param groups: number of groups, at least 2; fewer resamples than groups give NaN
+    :return: the estimate, shape of ``bootstrap`` without ``axis``
+    """
+    resamples = bootstrap.shape[axis]
+    if resamples < groups:
+        return np.full(np.delete(bootstrap.shape, axis), np.nan)
+    split = np.stack(np.array_split(np.moveaxis(bootstrap, axis, 0)[: resamples - resamples % groups], groups), axis=0)
+    quantiles = [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)]
+    bounds = np.percentile(split, quantiles, axis=1)  # (2, groups, ...)
+    return bounds.std(axis=1, ddof=1).max(axis=0) / np.sqrt(groups)
 
 
 def _per_task(scores: np.ndarray | Sequence[np.ndarray], name: str) -> list[np.ndarray]:
@@ -222,13 +283,65 @@ def probability_of_improvement(x: np.ndarray | Sequence[np.ndarray], y: np.ndarr
     x_tasks, y_tasks = _per_task(x, "x"), _per_task(y, "y")
     if len(x_tasks) != len(y_tasks):
         raise ValueError(f"x and y must have the same number of tasks, got {len(x_tasks)} and {len(y_tasks)}")
-    probabilities = []
-    for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True):
-        y_sorted = np.sort(y_runs)
-        below = np.searchsorted(y_sorted, x_runs, side="left")
-        below_or_equal = np.searchsorted(y_sorted, x_runs, side="right")
-        probabilities.append((below.sum() + 0.5 * (below_or_equal - below).sum()) / (x_runs.size * y_runs.size))
+    probabilities = [_pairwise_improvement(x_runs, y_runs) for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True)]
     return float(np.mean(probabilities))
+
+
+def _pairwise_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) + 0.5 P(X = Y) over all pairs of the last axes of ``x`` (..., n) and ``y`` (..., m)."""
+    difference = x[..., :, None] - y[..., None, :]
+    return (difference > 0).mean(axis=(-2, -1)) + 0.5 * (difference == 0).mean(axis=(-2, -1))
+
+
+def probability_of_improvement_ci(
+    x: np.ndarray | Sequence[np.ndarray],
+    y: np.ndarray | Sequence[np.ndarray],
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int | Sequence[int] | np.random.Generator | None = 0,
+    with_seed_sd: bool = False,
+) -> tuple[float, ...]:
+    """
+    Probability of improvement of X over Y (``probability_of_improvement``) with rliable's interval: a percentile
+    bootstrap that resamples, independently for X and for Y and within each task, as many runs as the task has
+    (rliable's ``StratifiedIndependentBootstrap``), and averages the tasks' probabilities in every resample.
+
+    :param x: scores of X, one 1-D array of runs or a sequence of them (one per task)
+    :param y: scores of Y, same number of tasks as ``x`` (runs per task may differ)
+    :param n_resamples: bootstrap resamples, at least 1
+    :param confidence: confidence level in (0, 1)
+    :param seed: anything ``numpy.random.default_rng`` accepts
+    :param with_seed_sd: also return ``bounds_seed_sd`` of the bounds
+    :return: ``(probability, low, high)``, and ``seed_sd`` with ``with_seed_sd``
+    """
+    point = probability_of_improvement(x, y)
+    check_bootstrap(n_resamples, confidence)
+    x_tasks, y_tasks = _per_task(x, "x"), _per_task(y, "y")
+    rng = np.random.default_rng(seed)
+    resampled = []
+    for x_runs, y_runs in zip(x_tasks, y_tasks, strict=True):
+        x_star = x_runs[rng.integers(0, x_runs.size, size=(n_resamples, x_runs.size))]
+        y_star = y_runs[rng.integers(0, y_runs.size, size=(n_resamples, y_runs.size))]
+        resampled.append(_pairwise_improvement(x_star, y_star))
+    bootstrap = np.mean(resampled, axis=0)
+    low, high = np.percentile(bootstrap, [50.0 * (1.0 - confidence), 50.0 * (1.0 + confidence)])
+    if with_seed_sd:
+        return point, float(low), float(high), float(bounds_seed_sd(bootstrap, 0, confidence))
+    return point, float(low), float(high)
+
+
+def run_score_distribution(*tasks: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """
+    The performance profile of rliable (its run-score distribution): the fraction of runs whose score exceeds τ, for
+    each τ, averaged over tasks with equal weight (rliable's fraction over a runs x tasks matrix when the tasks have the
+    same number of runs).
+
+    :param tasks: one array per task shaped (..., runs), e.g. normalised final returns
+    :param taus: the thresholds, shape (taus,)
+    :return: shape (..., taus)
+    """
+    taus = np.asarray(taus, dtype=float)
+    return np.mean([(task[..., None, :] > taus[:, None]).mean(axis=-1) for task in _runs_last(tasks)], axis=0)
 
 
 def normalize(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from sb3_ppo_variants.analysis.plots import PALETTE, save_figure
+from sb3_ppo_variants.analysis.plots import PALETTE, save_figure_as
 
 # objective(r, Â) -> the objective of the samples given, averaged (the negated loss of the package's loss function),
 # on torch tensors (not named here: torch is not imported at module level). The figure calls it on one sample at a time.
@@ -163,6 +163,4 @@ def surrogate_figure(
         f"Policy objectives for one sample, ε = {clip_range}\n"
         "dotted: lower bounds 1 - ε (clip) and 1/(1+ε) (logclip), upper bound 1 + ε (both)"
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return save_figure(figure, out.parent, out.name)
+    return save_figure_as(figure, out)

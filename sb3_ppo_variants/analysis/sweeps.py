@@ -29,10 +29,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from sb3_ppo_variants.analysis import metrics, tables
+from sb3_ppo_variants.analysis import scoring, tables
+from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
-from sb3_ppo_variants.analysis.report import group_curves
-from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, iqm, stratified_bootstrap_ci
+from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, bootstrap_seed, iqm, stratified_bootstrap_ci
 from sb3_ppo_variants.records import RecordTables, load_records
 
 __all__ = [
@@ -51,16 +51,20 @@ __all__ = [
 ]
 
 SELECTION_METRICS = ("auc", "final")
+# The column of ``scoring.run_scores`` each selection metric is
+SELECTION_SCORES = {"auc": "auc", "final": "final_return"}
 # A configuration whose normalised score is at least this (within 10% of the best) counts as near the best.
 NEAR_BEST = 0.9
 # The percentile of the configurations' normalised scores reported by ``robustness``.
 TOP_PERCENTILE = 95.0
 CONFIG_KEYS = ["env_id", "variant", "config_id"]
 IDENTITY_COLUMNS = ["env_id", "variant", "config_id", "label", "algo", "sweep", "hyperparameters"]
-SCORE_COLUMNS = [f"score_{summary}{bound}" for summary in SEED_SUMMARIES for bound in ("", "_low", "_high")] + ["score_std"]
 SELECTION_COLUMNS = [*IDENTITY_COLUMNS, "tuning_score", "tuning_mean", "n_runs", "n_excluded", "n_configs"]
 BIAS_NAMES = ("tuning_iqm", "fresh_iqm", "bias")
-BIAS_COLUMNS = [f"{name}{bound}" for name in BIAS_NAMES for bound in ("", "_low", "_high")]
+# The columns of an interval: the point, its bounds, and how much the bounds move with the bootstrap seed
+BOUNDS = ("", "_low", "_high", "_seed_sd")
+BIAS_COLUMNS = [f"{name}{bound}" for name in BIAS_NAMES for bound in BOUNDS]
+SCORE_COLUMNS = [f"score_{summary}{bound}" for summary in SEED_SUMMARIES for bound in BOUNDS] + ["score_std"]
 SENSITIVITY_COLUMNS = [
     "env_id",
     "hyperparameter",
@@ -93,18 +97,9 @@ def run_scores(
     """
     if select not in SELECTION_METRICS:
         raise ValueError(f"select must be one of {list(SELECTION_METRICS)}, got {select!r}")
-    if isinstance(final_k, bool) or not isinstance(final_k, int) or final_k < 1:
-        raise ValueError(f"final_k must be a positive integer, got {final_k!r}")
     records = source if isinstance(source, RecordTables) else load_records(source)
-    parts = []
-    for group in group_curves(records, CONFIG_KEYS, diverged):
-        score = pd.Series(math.nan, index=group.runs.index)
-        if group.returns is not None:
-            k = min(final_k, group.returns.shape[1])
-            per_run = metrics.area_under_curve(group.returns) if select == "auc" else metrics.final_return(group.returns, k)
-            score[group.completed.index] = per_run
-        parts.append(group.runs.assign(score=score)[[*IDENTITY_COLUMNS, "run_id", "seed", "status", "score"]])
-    return pd.concat(parts, ignore_index=True)
+    scores = scoring.run_scores(records, CONFIG_KEYS, final_k, diverged)
+    return scores.rename(columns={SELECTION_SCORES[select]: "score"})[[*IDENTITY_COLUMNS, "run_id", "seed", "status", "score"]]
 
 
 def _by_configuration(scores: pd.DataFrame) -> list[tuple[dict[str, object], np.ndarray, int]]:
@@ -150,15 +145,17 @@ def configuration_scores(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def configuration_intervals(
-    scores: pd.DataFrame, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0
+    scores: pd.DataFrame, n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0, method: str = DEFAULT_METHOD
 ) -> pd.DataFrame:
     """
-    Each configuration's score with bootstrap confidence intervals across its seeds.
+    Each configuration's score with confidence intervals across its seeds.
 
     :param scores: run scores (``run_scores``)
     :param n_resamples: bootstrap resamples
     :param confidence: confidence level of the intervals
     :param seed: seed of the bootstrap, combined with each configuration's environment, variant and label
+    :param method: interval method of the IQM and the mean (``intervals.METHODS``; the median's is the percentile
+        bootstrap)
     :return: one row per configuration, as ``configuration_scores`` but with all the columns of
         ``tables.seed_summaries`` of ``score``: ``score_<iqm|mean|median>`` with ``_low`` / ``_high`` bounds and
         ``score_std`` (NaN without a scored run)
@@ -167,17 +164,24 @@ def configuration_intervals(
     for identity, values, n_excluded in _by_configuration(scores):
         row = identity | {"n_runs": values.size, "n_excluded": n_excluded}
         if values.size:
-            group_seed = tables.bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
-            row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed)
+            group_seed = bootstrap_seed(seed, str(identity["env_id"]), str(identity["variant"]), str(identity["label"]))
+            row |= tables.seed_summaries({"score": values}, n_resamples, confidence, group_seed, method)
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=[*IDENTITY_COLUMNS, "n_pruned", "n_runs", "n_excluded", *SCORE_COLUMNS])
 
 
-def _bounded(names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, float]:
-    """The columns ``<name>``, ``<name>_low`` and ``<name>_high`` of each of ``names``, from a bootstrap result."""
+def _bounded(
+    names: Sequence[str], point: np.ndarray, low: np.ndarray, high: np.ndarray, seed_sd: np.ndarray
+) -> dict[str, float]:
+    """The columns ``<name>``, ``<name>_low``, ``<name>_high`` and ``<name>_seed_sd`` of each of ``names``."""
     columns = {}
     for i, name in enumerate(names):
-        columns |= {name: float(point[i]), f"{name}_low": float(low[i]), f"{name}_high": float(high[i])}
+        columns |= {
+            name: float(point[i]),
+            f"{name}_low": float(low[i]),
+            f"{name}_high": float(high[i]),
+            f"{name}_seed_sd": float(seed_sd[i]),
+        }
     return columns
 
 
@@ -278,14 +282,15 @@ def selection_bias(
         _check_evaluated(winner, pair)
         tuning_runs = tuning.loc[_in_configuration(tuning, winner), "score"].dropna().to_numpy()
         fresh_runs = pair["score"].dropna().to_numpy()
-        group_seed = tables.bootstrap_seed(seed, "selection bias", winner["env_id"], winner["variant"])
+        group_seed = bootstrap_seed(seed, "selection bias", winner["env_id"], winner["variant"])
         row = winner[["env_id", "variant", "config_id", "label"]].to_dict()
         if fresh_runs.size:
             strata = [tuning_runs, fresh_runs]
-            row |= _bounded(BIAS_NAMES, *stratified_bootstrap_ci(strata, _bias_statistic, n_resamples, confidence, group_seed))
+            estimate = stratified_bootstrap_ci(strata, _bias_statistic, n_resamples, confidence, group_seed, True)
+            row |= _bounded(BIAS_NAMES, *estimate)
         else:
-            point, low, high = stratified_bootstrap_ci(tuning_runs, iqm, n_resamples, confidence, group_seed)
-            row |= _bounded(BIAS_NAMES[:1], [point], [low], [high])
+            estimate = stratified_bootstrap_ci(tuning_runs, iqm, n_resamples, confidence, group_seed, True)
+            row |= _bounded(BIAS_NAMES[:1], *([value] for value in estimate))
         rows.append(row | {"n_tuning_runs": tuning_runs.size, "n_fresh_runs": fresh_runs.size})
     return pd.DataFrame(rows).reindex(
         columns=["env_id", "variant", "config_id", "label", *BIAS_COLUMNS, "n_tuning_runs", "n_fresh_runs"]
@@ -401,12 +406,13 @@ def robustness(
         env_configs = [(identity, values) for identity, values in scored if identity["env_id"] == env_id]
         variants = sorted({identity["variant"] for identity, _ in env_configs})
         columns = [[i for i, (identity, _) in enumerate(env_configs) if identity["variant"] == v] for v in variants]
-        point, low, high = stratified_bootstrap_ci(
+        point, low, high, seed_sd = stratified_bootstrap_ci(
             [values for _, values in env_configs],
             partial(_robustness_statistic, random_score=random_scores[env_id], columns=columns),
             n_resamples,
             confidence,
-            tables.bootstrap_seed(seed, "robustness", env_id),
+            bootstrap_seed(seed, "robustness", env_id),
+            with_seed_sd=True,
         )
         best_score = max(float(iqm(values)) for _, values in env_configs)
         for v, variant in enumerate(variants):
@@ -418,7 +424,7 @@ def robustness(
                 "random_score": float(random_scores[env_id]),
                 "best_score": best_score,
             }
-            rows.append(row | _bounded(ROBUSTNESS_STATISTICS, point[v], low[v], high[v]))
+            rows.append(row | _bounded(ROBUSTNESS_STATISTICS, point[v], low[v], high[v], seed_sd[v]))
     columns = ["env_id", "variant", "n_configs", "n_runs", "random_score", "best_score"]
-    columns += [f"{name}{bound}" for name in ROBUSTNESS_STATISTICS for bound in ("", "_low", "_high")]
+    columns += [f"{name}{bound}" for name in ROBUSTNESS_STATISTICS for bound in BOUNDS]
     return pd.DataFrame(rows).reindex(columns=columns)
