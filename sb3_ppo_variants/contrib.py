@@ -47,7 +47,8 @@ except ModuleNotFoundError as error:
     if error.name is None or not error.name.startswith("sb3_contrib"):
         raise
     raise ModuleNotFoundError(
-        "the maskable and recurrent bases need sb3-contrib: pip install 'sb3-ppo-variants[contrib]'", name=error.name
+        "the maskable and recurrent bases need sb3-contrib: pip install torch==2.13.0 'sb3-ppo-variants[contrib]'",
+        name=error.name,
     ) from error
 
 SelfContribVariantPPO = TypeVar("SelfContribVariantPPO", bound="ContribVariantPPO")

@@ -1,8 +1,8 @@
 """
-Every install line of the README works alone in a fresh virtualenv, and the smallest example of what it installs runs
-(issue 19, point 10: rl-zoo3 imports requests without declaring it, which only an install of the ``rlzoo`` extra alone
-shows). The line of the README's set-up block is installed in a fresh virtualenv by ``.ci/run`` itself, which then runs
-this suite and the smoke experiment, so it is not installed a second time here.
+Every install line of the README and the documentation pages works alone in a fresh virtualenv, and the smallest
+example of what it installs runs (issue 19, point 10: rl-zoo3 imports requests without declaring it, which only an
+install of the ``rlzoo`` extra alone shows). The line of the README's set-up block is installed in a fresh virtualenv by
+``.ci/run`` itself, which then runs this suite and the smoke experiment, so it is not installed a second time here.
 
 The virtualenvs are installed two at a time, with pip's cache and without byte-compiling (which only speeds up later
 imports), to keep the suite's time: about two minutes for the two lines on 2 cores.
@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [README, *(page.read_text(encoding="utf-8") for page in sorted((ROOT / "docs").glob("*.md")))]
 # A pip command, on its own line of a code block or in inline code
 INSTALL = re.compile(r"(?m)(?:^|`)(pip install [^`\n#]*)")
 EXTRAS = re.compile(r'"\.\[([a-z,]+)\]"')
@@ -32,13 +33,17 @@ EXAMPLES = {
     "rlzoo": "python -m sb3_ppo_variants.rlzoo train --algo kl --env CartPole-v1 -n 256 --log-folder logs",
     "mujoco": "python -c \"import gymnasium; gymnasium.make('Hopper-v5').reset(seed=0)\"",
     "ray": "python -c \"from sb3_ppo_variants.runner.backends import check_backend; check_backend('ray', None, None)\"",
-    "dev": 'python -m pytest --version && ruff --version && python -c "import tensorboard, rl_zoo3"',
+    "dev": 'python -m pytest --version && ruff --version && python -c "import tensorboard, rl_zoo3, sb3_contrib"',
+    "optuna": 'python -c "import optuna; import sb3_ppo_variants.runner.optuna_search"',
+    "docs": 'python -m mkdocs --version && python -c "import mkdocstrings"',
+    "contrib": "python -c \"from sb3_ppo_variants import get_variant; get_variant('clip', base='maskable')\"",
+    "envpool": "python -c \"from sb3_ppo_variants.vec_envs import EnvpoolVecEnv; EnvpoolVecEnv('CartPole-v1', 2).reset()\"",
 }
 
 
 def install_lines() -> list[str]:
-    """The README's pip commands, in order, without duplicates."""
-    return list(dict.fromkeys(line.strip() for line in INSTALL.findall(README)))
+    """The pip commands of the README and the documentation pages, in order, without duplicates."""
+    return list(dict.fromkeys(line.strip() for page in PAGES for line in INSTALL.findall(page)))
 
 
 def ci_lines() -> set[str]:
