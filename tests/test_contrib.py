@@ -21,6 +21,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from sb3_ppo_variants import VARIANTS, MaskableVariantPPO, PolicyBatch, RecurrentVariantPPO, get_variant
 from sb3_ppo_variants.contrib import MaskableClipPPO, MaskableLogClipPPO, RecurrentClipPPO, RecurrentKLPenaltyPPO
+from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.objectives import cpi_loss
 from sb3_ppo_variants.runner import SpecError, load_experiment, plan, run_one
 from sb3_ppo_variants.validation import ArgumentError
@@ -197,10 +198,11 @@ def test_the_runner_refuses_bad_contrib_algos(tmp_path: Path):
     unknown = r"contrib.toml: \[variants.clip-masked\]: unknown algo 'clip-masked'; allowed: \[.*\], or one of them on a base"
     with pytest.raises(SpecError, match=unknown):
         load_experiment(_experiment(tmp_path, "[variants.clip-masked]\n"))
-    with pytest.raises(
-        SpecError, match=r"\[experiment\]: 'engine' = 'auto': the variants \['clip-maskable'\] run on sb3-contrib"
-    ):
-        load_experiment(_experiment(tmp_path, "[variants.clip-maskable]\n", engine="auto"))
+    # the batched engine does not run the contrib bases: "auto" gives them to their classes, "batched" refuses them
+    experiment = load_experiment(_experiment(tmp_path, "[variants.clip-maskable]\n", engine="batched"))
+    assert plan_batches(plan(experiment), "auto") == [[config] for config in plan(experiment)]
+    with pytest.raises(ValueError, match=r"cannot train .*clip-maskable.*: it does not support sb3-contrib's MaskablePPO"):
+        plan_batches(plan(experiment), "batched")
     with pytest.raises(SpecError, match=r"unknown key 'use_sde'"):
         load_experiment(_experiment(tmp_path, "[variants.clip-maskable]\nuse_sde = true\n"))
 

@@ -302,9 +302,13 @@ def _parse_vec_env(path: Path, where: str, env_id: str, value: Any) -> str:
     return value
 
 
+# SB3's policy names and sb3-contrib's recurrent ones; whether the variant's class takes it is checked by check_experiment
+POLICIES = (*PPO.policy_aliases, "MlpLstmPolicy", "CnnLstmPolicy", "MultiInputLstmPolicy")
+
+
 def _parse_policy(path: Path, where: str, value: Any) -> str:
-    if value not in PPO.policy_aliases:
-        raise _fail(path, where, f"'policy' must be one of {sorted(PPO.policy_aliases)}, got {value!r}")
+    if value not in POLICIES:
+        raise _fail(path, where, f"'policy' must be one of {sorted(POLICIES)}, got {value!r}")
     return value
 
 
