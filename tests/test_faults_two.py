@@ -312,7 +312,12 @@ def test_more_workers_than_cores_are_capped(tmp_path, monkeypatch):
             "`policy` = 'MlpPolicy' with `policy_kwargs` = {'net_arch': [4611686018427387904]} cannot be built",
         ),
         ("policy = 'CnnPolicy'", "[variants.clip]", "`policy` = 'CnnPolicy' cannot be built for the observations Box("),
-        ("policy = 'MlpPolcy'", "[variants.clip]", "'policy' must be one of ['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy']"),
+        (
+            "policy = 'MlpPolcy'",
+            "[variants.clip]",
+            "'policy' must be one of ['CnnLstmPolicy', 'CnnPolicy', 'MlpLstmPolicy', 'MlpPolicy', 'MultiInputLstmPolicy', "
+            "'MultiInputPolicy']",
+        ),
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(tmp_path, capsys, env_extra, variants, message):
