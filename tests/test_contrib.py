@@ -170,7 +170,7 @@ def test_a_users_objective_is_one_method_on_a_contrib_base():
 def test_without_sb3_contrib_one_line_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sb3_contrib", None)
     monkeypatch.delitem(sys.modules, "sb3_ppo_variants.contrib")
-    with pytest.raises(ModuleNotFoundError, match=r"pip install 'sb3-ppo-variants\[contrib\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install torch==2.13.0 'sb3-ppo-variants\[contrib\]'"):
         get_variant("clip", base="maskable")
 
 

@@ -108,7 +108,7 @@ def test_values_from_files_become_schedules_modules_and_full_batches():
         ("[variants.clip]\nlearning_rate = '__import__(\"os\")'", "", "learning_rate"),
         ("[variants.clip]", "normalize = 'yes'", "'normalize' must be true, false or a table"),
         ("[variants.clip]", "policy_kwargs = { activation_fn = 'swish' }", "activation_fn"),
-        ("[variants.clip]", "policy = 3", "'policy' must be one of ['CnnPolicy', 'MlpPolicy', 'MultiInputPolicy'], got 3"),
+        ("[variants.clip]", "policy = 3", "'MultiInputLstmPolicy', 'MultiInputPolicy'], got 3"),
         ("[variants.clip]", "policy_kwargs = { net_arh = [8] }", "unexpected keyword argument 'net_arh'"),
         ("[variants.clip]", "gamma = 'high'", "`gamma` must be a number, got 'high'"),
         ("[variants.clip]", "normalize = { norm_obs = true, clip = 5 }", "unknown key 'clip'"),
