@@ -127,7 +127,8 @@ def main() -> None:
             total, in_update, memory = engine(runs)
             alone = env_alone(env_id, k * settings["n_envs"], k * steps)
             rate, env_rate = k * steps / total, k * steps / alone
-            print(f"{k:>4} {rate:>9,.0f} {rate / sb3_rate:>6.2f}x {env_rate:>18,.0f} {rate / env_rate:>12.0%} {memory / k:>11.1f}")
+            ratios = f"{rate / sb3_rate:>6.2f}x {env_rate:>18,.0f} {rate / env_rate:>12.0%}"
+            print(f"{k:>4} {rate:>9,.0f} {ratios} {memory / k:>11.1f}")
             if k == args.profile_k:
                 rest = total - alone - in_update
                 print(
