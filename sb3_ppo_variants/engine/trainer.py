@@ -20,12 +20,11 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import sync_envs_normalization
 
-from sb3_ppo_variants.base import DivergenceError, VariantPPO
+from sb3_ppo_variants.base import DivergenceError, VariantPPO, finite_statistics_or_raise
 from sb3_ppo_variants.engine import checkpoint
 from sb3_ppo_variants.engine.policy import BatchedAdam, BatchedPolicy
 from sb3_ppo_variants.engine.update import Rollout, Services, make_groups, update
-
-EVAL_SEED_OFFSET = 1_000_000
+from sb3_ppo_variants.runner.run import EVAL_SEED_OFFSET
 
 
 @dataclass
@@ -297,21 +296,14 @@ def _permutation(batch: Batch, n_samples: int):
 
 
 def _check_update(batch: Batch, stats: list[dict[str, float]]) -> None:
-    """Record each run's update, or mark it diverged when a loss or a parameter is not finite (as SB3's check does)."""
+    """Record each run's update, or mark it diverged when a loss or a parameter is not finite (SB3 classes' check)."""
     named = batch.policy.named_parameters()
     for k, run in enumerate(batch.runs):
         update_number = run.model.n_policy_updates
-        bad = [
-            name
-            for name in ("policy_gradient_loss", "value_loss", "entropy_loss", "loss")
-            if not math.isfinite(stats[k][name])
-        ]
-        if bad:
-            _diverge(run, bad[0], stats[k][bad[0]], update_number)
-            continue
-        bad = [name for name, param in named if not th.isfinite(param[k]).all()]
-        if bad:
-            _diverge(run, f"parameters ({bad[0]})", float("nan"), update_number)
+        try:
+            finite_statistics_or_raise(run.config.algo, update_number, stats[k], [(name, param[k]) for name, param in named])
+        except DivergenceError as error:
+            run.status = {"status": "diverged", "error": str(error), "diverged_at_update": update_number}
             continue
         run.record.train_rows.append({"update": update_number, "timesteps": run.num_timesteps, **stats[k]})
 
