@@ -326,15 +326,8 @@ def update(
     for run, model in enumerate(models):
         model.n_policy_updates += 1
         results.append(statistics.summary(run, bool(stopped[run])))
-    _finish(policy, groups, rollout, (clip_values, clip_vf_values), clip_range, results)
-    for run in np.flatnonzero(policy_scope):
-        # after clip_range(_vf), before after_update's statistics: the order of VariantPPO.train
-        stats = results[run]
-        added = {
-            name: stats.pop(name) for name in list(stats)[list(stats).index("clip_range") + 1 + (clip_vf_values is not None) :]
-        }
-        stats["value_steps_after_stop"] = float(value_steps[run])
-        stats.update(added)
+    steps_after_stop = {run: float(value_steps[run]) for run in np.flatnonzero(policy_scope)}
+    _finish(policy, groups, rollout, (clip_values, clip_vf_values), clip_range, steps_after_stop, results)
     return results
 
 
@@ -394,9 +387,13 @@ def _finish(
     rollout: Rollout,
     clip_values: tuple[list[float], list[float] | None],
     clip_range: th.Tensor,
+    steps_after_stop: dict[int, float],
     results: list[dict[str, float]],
 ) -> None:
-    """The update-level statistics, in SB3's order, then each group's ``after_update``."""
+    """
+    The update-level statistics, in SB3's order, then each group's ``after_update``; ``steps_after_stop`` holds the
+    value-only steps of the runs with ``stop_scope = "policy"``.
+    """
     values = rollout.values.cpu().numpy()
     returns = rollout.returns.cpu().numpy()
     std = th.exp(policy.log_std).mean(dim=1).tolist() if policy.log_std is not None else None
@@ -407,6 +404,8 @@ def _finish(
         stats["clip_range"] = clip_values[0][run]
         if clip_values[1] is not None:
             stats["clip_range_vf"] = clip_values[1][run]
+        if run in steps_after_stop:
+            stats["value_steps_after_stop"] = steps_after_stop[run]
     for group in groups:
         group.hooks.refresh()
         added = group.hooks.after_update(clip_range.index_select(0, group.index))
