@@ -52,6 +52,12 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
         choices=("auc", "final"),
         help="the selection metric a tune directory was tuned with (default: auc); only for the output of 'tune'",
     )
+    report.add_argument(
+        "--versus",
+        metavar="OTHER",
+        help="compare DIR (a) with the output directory OTHER (b) cell by cell: means, Welch and permutation tests, "
+        "the smallest detectable difference (for example the same runs on the SB3 classes and on the batched engine)",
+    )
 
     figure = commands.add_parser("figure", help="draw a figure that needs no experiment (needs torch)")
     figure.add_argument(
@@ -161,52 +167,57 @@ def _status(directory: str, verbose: bool) -> int:
     return EXIT_FAILED_RUNS if table["failed"] else 0
 
 
-def _report(
-    directory: str,
-    fmt: str,
-    out: str | None,
-    plots: bool,
-    diverged: str,
-    select: str | None,
-    paper_table1: bool,
-    interval: str,
-) -> int:
+def _build_report(args: argparse.Namespace) -> object:
     """
-    Build the report of an experiment directory with the default settings of ``build_report`` and export it; for the
-    output of ``tune``, the sweep report of ``build_sweep_report``; with ``paper_table1``, the PPO paper's Table 1.
+    The report that ``ppo-variants report`` asks for: with ``--versus``, the two-sample comparison
+    (``analysis.two_sample``); with ``--paper-table1``, the PPO paper's Table 1; for the output of ``tune``, its sweep
+    report; otherwise the standard report, each with its builder's defaults.
 
-    :param directory: experiment output directory, or tune directory
+    :param args: the parsed arguments of ``report``
+    :return: the report (any report kind)
+    """
+    from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory
+
+    chosen = [flag for flag, given in (("--versus", args.versus), ("--paper-table1", args.paper_table1)) if given]
+    if len(chosen) > 1:
+        raise ValueError("report takes one of --versus and --paper-table1, got both")
+    if args.select is not None and (chosen or not is_tune_directory(args.dir)):
+        raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {args.dir} is not one")
+    if args.versus:
+        from sb3_ppo_variants.analysis.two_sample import build_two_sample
+
+        return build_two_sample(args.dir, args.versus, diverged=args.diverged)
+    if args.paper_table1:
+        from sb3_ppo_variants.analysis.paper import build_table1
+
+        return build_table1(args.dir, interval=args.interval)
+    if is_tune_directory(args.dir):
+        return build_sweep_report(args.dir, select=args.select or "auc", diverged=args.diverged, interval=args.interval)
+    return build_report(args.dir, diverged=args.diverged, interval=args.interval)
+
+
+def _write_report(report: object, fmt: str, out: str | None, figures_dir: Path | None) -> int:
+    """
+    Export a report: the text to ``out`` (atomically) or stdout, the figures (``make_figures``) into ``figures_dir``.
+
+    :param report: a report of any kind
     :param fmt: ``md``, ``csv``, ``latex`` or ``json``
-    :param out: file to write (atomically); None prints to stdout
-    :param plots: also write the figures (see ``make_figures``) into the directory of ``out``, or into ``DIR/report/``
-        when ``out`` is None; their paths are printed to stderr
-    :param diverged: ``worst`` or ``hold``, see ``build_report``
-    :param select: ``auc`` or ``final``, the selection metric of a tune directory (default ``auc``); None otherwise
-    :param paper_table1: build ``analysis.paper.build_table1`` instead
-    :param interval: interval method of IQMs and means (``analysis.intervals.METHODS``)
+    :param out: file to write; None prints to stdout
+    :param figures_dir: where the figures go (their paths are printed to stderr), or None for no figures
     :return: exit status, 0
     """
-    from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory, render
-    from sb3_ppo_variants.analysis.paper import build_table1
+    from sb3_ppo_variants.analysis import render
     from sb3_ppo_variants.fileio import write_atomic
 
-    if paper_table1:
-        report = build_table1(directory, interval=interval)
-    elif is_tune_directory(directory):
-        report = build_sweep_report(directory, select=select or "auc", diverged=diverged, interval=interval)
-    elif select is not None:
-        raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {directory} is not one")
-    else:
-        report = build_report(directory, diverged=diverged, interval=interval)
     text = render(report, fmt)
     if out is None:
         sys.stdout.write(text)
     else:
         write_atomic(out, text)
-    if plots:
+    if figures_dir is not None:
         from sb3_ppo_variants.analysis.plots import make_figures  # matplotlib is imported only when figures are asked for
 
-        for path in make_figures(report, Path(out).parent if out is not None else Path(directory) / "report"):
+        for path in make_figures(report, figures_dir):
             print(path, file=sys.stderr)
     return 0
 
@@ -228,9 +239,9 @@ def _compare(args: argparse.Namespace) -> int:
     print("\n".join(notes), flush=True)
     counts = run_experiment(path, out=path.parent, backend=args.backend, workers=args.workers, address=args.address)
     print(", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "nothing to run", flush=True)
-    from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
+    from sb3_ppo_variants.analysis import build_report
 
-    _report(str(path.parent), "md", None, False, "worst", None, paper_table1=False, interval=DEFAULT_METHOD)
+    _write_report(build_report(path.parent), "md", None, None)
     return EXIT_FAILED_RUNS if counts["failed"] else 0
 
 
@@ -306,9 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _warnings_as_lines(args.command):
         try:
             if args.command == "report":
-                return _report(
-                    args.dir, args.format, args.out, args.plots, args.diverged, args.select, args.paper_table1, args.interval
-                )
+                figures_dir = Path(args.out).parent if args.out is not None else Path(args.dir) / "report"
+                return _write_report(_build_report(args), args.format, args.out, figures_dir if args.plots else None)
             if args.command == "figure":
                 for path in _figure(args.name, args.out, args.clip_range, args.beta):
                     print(path)
