@@ -1,0 +1,90 @@
+"""
+The figures that the prose of docs/results.md and docs/espo-scope.md quotes from the committed records, recomputed
+from those records: a claim that drifts from the files fails here. (The tables of those pages are copied from the
+committed reports, which the commands beside them regenerate; these are the numbers written into sentences.)
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sb3_ppo_variants.records import load_records
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results.md"
+ESPO_SCOPE = ROOT / "docs" / "espo-scope.md"
+
+
+def _prose(path: Path) -> str:
+    return " ".join(path.read_text().split())
+
+
+def _train(directory: str, prefix: str) -> pd.DataFrame:
+    records = load_records(ROOT / "results" / directory)
+    return records.train[records.train["run_id"].str.startswith(prefix)]
+
+
+def _stops(train: pd.DataFrame) -> tuple[float, float, float, float]:
+    """Fraction of updates stopped, fraction of stops after epoch 2, mean stop epoch of all and of the stopped updates."""
+    stopped = train[train["early_stop"] == 1]
+    after_two = (stopped["stop_epoch"] > 2).mean()
+    return train["early_stop"].mean(), after_two, train["stop_epoch"].mean(), stopped["stop_epoch"].mean()
+
+
+def test_espo_stops_in_the_objectives_experiment() -> None:
+    text = _prose(RESULTS)
+    pendulum = _stops(_train("objectives", "Pendulum-v1__espo__"))
+    cartpole = _stops(_train("objectives", "CartPole-v1__espo__"))
+    acrobot = _stops(_train("objectives", "Acrobot-v1__espo__"))
+    assert pendulum[0] == 1.0 and "stopped every Pendulum-v1 update of the 5 seeds" in text
+    assert f"{100 * (1 - pendulum[1]):.1f}% of them within the first two of 10 epochs" in text
+    assert f"(mean `stop_epoch` {pendulum[2]:.2f} in `train.csv`)" in text
+    assert f"stopped {100 * cartpole[0]:.1f}% and {100 * acrobot[0]:.1f}% of the updates" in text
+    assert f"(mean stop epoch {cartpole[3]:.1f} of 20 and {acrobot[3]:.1f} of 4 among the stopped ones)" in text
+
+
+def test_espo_stops_in_the_scope_experiment() -> None:
+    text = _prose(ESPO_SCOPE)
+    pendulum = _stops(_train("espo-scope", "Pendulum-v1__espo"))
+    acrobot = _stops(_train("espo-scope", "Acrobot-v1__espo"))
+    assert pendulum[0] == 1.0
+    assert f"every ESPO update stops, {100 * (1 - pendulum[1]):.0f}% of them in the first or second of 10 epochs" in text
+    assert f"the updates that stop do so late ({acrobot[3]:.1f} of 4 epochs)" in text
+
+
+def test_pg_tuning_claim() -> None:
+    text = _prose(RESULTS)
+    records = load_records(ROOT / "results" / "tuned-classic-scaled" / "tuning")
+    runs = records.runs[records.runs["run_id"].str.startswith("Acrobot-v1__pg__")]
+    evals = records.evals.merge(runs[["run_id", "label", "seed"]], on="run_id")
+    at_high = evals[evals["label"] == "pg[learning_rate=0.01]"]
+    first = at_high[at_high["mean_return"] >= -100].groupby("seed")["timesteps"].min()
+    assert len(first) == 3 and "At 1e-2 all three tuning seeds reach −100" in text
+    assert f"only after {first.min() // 1000}k to {first.max() // 1000}k of the 100k steps" in text
+    auc = at_high.groupby("seed")["mean_return"].mean()
+    assert "(AUC " + ", ".join(f"{value:.0f}".replace("-", "−") for value in auc) + ")" in text
+    at_selected = evals[evals["label"] == "pg[learning_rate=0.0005]"]
+    reached = at_selected[at_selected["mean_return"] >= -100]["seed"].nunique()
+    assert reached == 1 and "where one tuning seed of three reaches −100" in text
+
+
+def test_kl_against_the_quick_records() -> None:
+    text = _prose(RESULTS)
+    objectives, quick = load_records(ROOT / "results" / "objectives"), load_records(ROOT / "results" / "quick")
+    differences, pendulum_equal, other_trajectories = [], [], 0
+    for run_id in objectives.runs.loc[objectives.runs["variant"] == "kl", "run_id"]:
+        now = objectives.train[objectives.train["run_id"] == run_id].reset_index(drop=True)
+        then = quick.train[quick.train["run_id"] == run_id].reset_index(drop=True)
+        columns = [c for c in then.columns if c not in ("run_id", "update", "timesteps")]
+        if run_id.startswith("Pendulum-v1"):
+            pendulum_equal.append(now[columns].equals(then[columns]))
+            continue
+        differences.append(np.abs(now.loc[0, ["policy_objective", "kl"]] - then.loc[0, ["policy_objective", "kl"]]).max())
+        evals_now = objectives.evals.loc[objectives.evals["run_id"] == run_id, "mean_return"].to_numpy()
+        evals_then = quick.evals.loc[quick.evals["run_id"] == run_id, "mean_return"].to_numpy()
+        other_trajectories += not np.array_equal(evals_now, evals_then)
+    assert pendulum_equal == [True] * 5 and "the 5 on Pendulum-v1 reproduce every column of the quick records" in text
+    assert len(differences) == 10 and min(differences) > 0
+    assert f"by {min(differences):.1e} to {max(differences):.1e} in its policy objective and KL" in text
+    assert f"enough for {other_trajectories} of those 10 runs to take other trajectories" in text
