@@ -11,8 +11,10 @@ pytest.importorskip("mujoco")
 
 from sb3_ppo_variants import VARIANTS
 from sb3_ppo_variants.analysis.paper import build_table1
+from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.records import load_records
 from sb3_ppo_variants.runner import load_experiment, run_experiment
+from sb3_ppo_variants.runner.run import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = """
@@ -68,6 +70,11 @@ def test_the_presets_plan_and_validate():
     assert (hopper.total_timesteps, hopper.n_envs, hopper.hyperparameters["n_steps"]) == (1_000_000, 1, 2048)
     fixed = next(variant for variant in full.variants if variant.name == "fixed-kl-10")
     assert fixed.overrides["kl_target"] == "none" and fixed.overrides["kl_coef"] == 10.0
+    # on the engine: per task its 14 PPO settings in 3 batches of 14 and pg's runs (other epochs and minibatch) in one
+    assert (full.engine, full.batch_runs) == ("batched", 16)
+    batches = plan_batches(plan(full), full.engine, full.batch_runs)
+    assert sorted(len(batch) for batch in batches) == [3] * 7 + [14] * 21
+    assert all(len({config.env_id for config in batch}) == 1 for batch in batches)
     scaled = load_experiment(ROOT / "experiments" / "ppo-paper-table1-scaled.toml")
     assert [env.env_id for env in scaled.envs] == ["Hopper-v5", "Reacher-v5"] and len(scaled.variants) == 13
 
