@@ -10,6 +10,7 @@ For K = 1, 2, 4, ... it prints steps/s per core, both ratios and memory per run,
 
     python benchmarks/bench_engine.py                      # CartPole-v1 (quick settings) and Hopper-v5 (paper settings)
     python benchmarks/bench_engine.py --env Hopper-v5 --ks 1 8 32 64 --steps 8192
+    python benchmarks/bench_engine.py --env Hopper-v5 --vec-env envpool   # the engine on envpool (the envpool extra)
 """
 
 import argparse
@@ -22,7 +23,9 @@ import torch as th
 from stable_baselines3.common.env_util import make_vec_env
 
 import sb3_ppo_variants.engine.trainer as trainer
-from sb3_ppo_variants.runner.run import RunConfig, run_one
+from sb3_ppo_variants.runner.plan import RunConfig
+from sb3_ppo_variants.runner.run import run_one
+from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
 
 SETTINGS = {
     "CartPole-v1": {
@@ -38,7 +41,7 @@ SETTINGS = {
 }
 
 
-def configs(env_id: str, k: int, steps: int) -> list[RunConfig]:
+def configs(env_id: str, k: int, steps: int, vec_env: str = "gymnasium") -> list[RunConfig]:
     """K runs of clip and kl (alternating), seeds 0..K-1, evaluated only at the start and the end (one episode)."""
     settings = SETTINGS[env_id]
     return [
@@ -56,14 +59,18 @@ def configs(env_id: str, k: int, steps: int) -> list[RunConfig]:
             policy="MlpPolicy",
             normalize=settings["normalize"],
             hyperparameters=dict(settings["hyperparameters"]),
+            vec_env=vec_env,
         )
         for seed in range(k)
     ]
 
 
-def env_alone(env_id: str, n_envs: int, steps: int) -> float:
-    """Seconds to step ``n_envs`` environments (SB3's DummyVecEnv with Monitor) for ``steps`` steps in all."""
-    env = make_vec_env(env_id, n_envs=n_envs, seed=0)
+def env_alone(env_id: str, n_envs: int, steps: int, vec_env: str = "gymnasium") -> float:
+    """
+    Seconds to step ``n_envs`` environments for ``steps`` steps in all: SB3's DummyVecEnv with Monitor, or the
+    package's ``EnvpoolVecEnv`` (one thread), as the runs train on them.
+    """
+    env = make_vec_env(env_id, n_envs=n_envs, seed=0) if vec_env == "gymnasium" else EnvpoolVecEnv(env_id, n_envs, seed=0)
     env.reset()
     rng = np.random.default_rng(0)
     space = env.action_space
@@ -109,6 +116,12 @@ def main() -> None:
     parser.add_argument("--ks", nargs="+", type=int, default=[1, 2, 4, 8, 16, 32, 64])
     parser.add_argument("--steps", type=int, default=None, help="steps per run (default: 8 rollouts)")
     parser.add_argument("--profile-k", type=int, default=16, help="K at which the time is split")
+    parser.add_argument(
+        "--vec-env",
+        choices=("gymnasium", "envpool"),
+        default="gymnasium",
+        help="the engine's training environments, and those stepped alone (SB3's baseline always runs gymnasium's)",
+    )
     args = parser.parse_args()
     th.set_num_threads(1)
     for env_id in args.env:
@@ -120,12 +133,15 @@ def main() -> None:
         for run in sb3_runs:
             assert run_one(run).status["status"] == "ok"
         sb3_rate = 2 * steps / (time.perf_counter() - start)
-        print(f"{env_id}: {steps:,} steps per run; SB3 (clip and kl, one after another): {sb3_rate:,.0f} steps/s per core")
+        print(
+            f"{env_id}: {steps:,} steps per run; SB3 (clip and kl, one after another, gymnasium): {sb3_rate:,.0f} steps/s "
+            f"per core; the engine and the environment alone on {args.vec_env}"
+        )
         print(f"{'K':>4} {'steps/s':>9} {'x SB3':>7} {'env alone steps/s':>18} {'engine / env':>13} {'MB per run':>11}")
         for k in args.ks:
-            runs = configs(env_id, k, steps)
+            runs = configs(env_id, k, steps, args.vec_env)
             total, in_update, memory = engine(runs)
-            alone = env_alone(env_id, k * settings["n_envs"], k * steps)
+            alone = env_alone(env_id, k * settings["n_envs"], k * steps, args.vec_env)
             rate, env_rate = k * steps / total, k * steps / alone
             ratios = f"{rate / sb3_rate:>6.2f}x {env_rate:>18,.0f} {rate / env_rate:>12.0%}"
             print(f"{k:>4} {rate:>9,.0f} {ratios} {memory / k:>11.1f}")

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -73,10 +73,8 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     figure.add_argument("--beta", type=float, default=1.0, help="β of the kl curve (default: %(default)s)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ppo-variants", description="PPO objective variants: experiments and reports.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_run_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the ``list``, ``run``, ``tune`` and ``compare`` commands to the parser's subcommands."""
     listing = commands.add_parser("list", help="print the plan of an experiment: runs, steps, estimated time")
     listing.add_argument("file", help="experiment TOML file")
     listing.add_argument("--only", action="append", help=ONLY_HELP)
@@ -121,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--backend", choices=("local", "ray"), default="local", help="local process pool or Ray")
     compare.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
 
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppo-variants", description="PPO objective variants: experiments and reports.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    _add_run_commands(commands)
     status = commands.add_parser("status", help="show the done / failed / diverged / missing runs of an output directory")
     status.add_argument("dir", help="output directory of 'run'")
     status.add_argument("--verbose", "-v", action="store_true", help="list the run ids of every status")
@@ -301,6 +305,82 @@ def _summary(command: str, stage: str, counts: dict[str, int], earlier: int) -> 
     return summary if command == "run" else f"{stage}: {summary}"
 
 
+def _report_command(args: argparse.Namespace) -> int:
+    """``ppo-variants report``."""
+    figures_dir = Path(args.out).parent if args.out is not None else Path(args.dir) / "report"
+    return _write_report(_build_report(args), args.format, args.out, figures_dir if args.plots else None)
+
+
+def _figure_command(args: argparse.Namespace) -> int:
+    """``ppo-variants figure``."""
+    for path in _figure(args.name, args.out, args.clip_range, args.beta):
+        print(path)
+    return 0
+
+
+def _references_command(args: argparse.Namespace) -> int:
+    """``ppo-variants references``: random-policy scores, or the envpool evidence."""
+    if args.kind == "envpool":
+        from sb3_ppo_variants.analysis.envpool_evidence import write_evidence
+
+        if args.out is None:
+            raise ValueError("references envpool needs --out DIR")
+        print(write_evidence(args.env_ids, args.out, args.episodes, args.train_steps))
+        return 0
+    from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
+
+    measured = write_random_scores(args.env_ids, args.episodes, args.out or RANDOM_SCORES_FILE)
+    for env_id, entry in measured.items():
+        print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
+    return 0
+
+
+def _list_command(args: argparse.Namespace) -> int:
+    """``ppo-variants list``."""
+    from sb3_ppo_variants.runner import describe_plan
+
+    print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """``ppo-variants run`` and ``tune``: run, print each stage's summary; 1 when runs of the plan failed."""
+    from sb3_ppo_variants.runner import run_experiment, tune_experiment
+    from sb3_ppo_variants.runner.driver import FAILED_EARLIER
+
+    options = dict(
+        out=args.out,
+        backend=args.backend,
+        workers=args.workers,
+        address=args.address,
+        only=args.only,
+        retry_failed=args.retry_failed,
+        yes=args.yes,
+    )
+    if args.command == "tune":
+        stages = tune_experiment(args.file, select=args.select, **options)
+    else:
+        stages = {"run": run_experiment(args.file, **options)}
+    failed = False
+    for stage, counts in stages.items():
+        earlier = counts.pop(FAILED_EARLIER, 0)
+        print(_summary(args.command, stage, counts, earlier))
+        failed = failed or bool(counts["failed"] or earlier)
+    return EXIT_FAILED_RUNS if failed else 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": _list_command,
+    "run": _run_command,
+    "tune": _run_command,
+    "compare": _compare,
+    "status": lambda args: _status(args.dir, args.verbose),
+    "report": _report_command,
+    "figure": _figure_command,
+    "references": _references_command,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """
     Run the ``ppo-variants`` command.
@@ -316,57 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     with _warnings_as_lines(args.command):
         try:
-            if args.command == "report":
-                figures_dir = Path(args.out).parent if args.out is not None else Path(args.dir) / "report"
-                return _write_report(_build_report(args), args.format, args.out, figures_dir if args.plots else None)
-            if args.command == "figure":
-                for path in _figure(args.name, args.out, args.clip_range, args.beta):
-                    print(path)
-                return 0
-            if args.command == "status":
-                return _status(args.dir, args.verbose)
-            if args.command == "references" and args.kind == "envpool":
-                from sb3_ppo_variants.analysis.envpool_evidence import write_evidence
-
-                if args.out is None:
-                    raise ValueError("references envpool needs --out DIR")
-                print(write_evidence(args.env_ids, args.out, args.episodes, args.train_steps))
-                return 0
-            if args.command == "references":
-                from sb3_ppo_variants.analysis.references import RANDOM_SCORES_FILE, write_random_scores
-
-                measured = write_random_scores(args.env_ids, args.episodes, args.out or RANDOM_SCORES_FILE)
-                for env_id, entry in measured.items():
-                    print(f"{env_id}: {entry['mean']:.2f} ± {entry['std']:.2f} over {entry['episodes']} episodes")
-                return 0
-
-            from sb3_ppo_variants.runner import describe_plan, run_experiment, tune_experiment
-            from sb3_ppo_variants.runner.driver import FAILED_EARLIER
-
-            if args.command == "compare":
-                return _compare(args)
-            if args.command == "list":
-                print(describe_plan(args.file, only=args.only, workers=args.workers, calibrate=not args.no_estimate))
-                return 0
-            options = dict(
-                out=args.out,
-                backend=args.backend,
-                workers=args.workers,
-                address=args.address,
-                only=args.only,
-                retry_failed=args.retry_failed,
-                yes=args.yes,
-            )
-            if args.command == "tune":
-                stages = tune_experiment(args.file, select=args.select, **options)
-            else:
-                stages = {"run": run_experiment(args.file, **options)}
-            failed = False
-            for stage, counts in stages.items():
-                earlier = counts.pop(FAILED_EARLIER, 0)
-                print(_summary(args.command, stage, counts, earlier))
-                failed = failed or bool(counts["failed"] or earlier)
-            return EXIT_FAILED_RUNS if failed else 0
+            return COMMANDS[args.command](args)
         except (ValueError, TypeError, ImportError) as error:
             print(f"ppo-variants {args.command}: error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -17,7 +17,7 @@ import shutil
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -381,9 +381,16 @@ def _config_from_name(run_directory: Path, problem: str) -> dict[str, Any]:
     return config if match["config_id"] is None else {**config, "config_id": match["config_id"]}
 
 
-def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """One run's row of ``RecordTables.runs`` and its tables; a file that fails a check makes the run corrupt."""
-    problems = []
+# The tables of a run: file, required columns, the column that increases, whether strictly
+RUN_TABLES = {
+    "evals": (EVAL_FILE, EVAL_COLUMNS, "timesteps", True),
+    "train": (TRAIN_FILE, TRAIN_COLUMNS, "update", True),
+    "episodes": (EPISODES_FILE, EPISODE_COLUMNS, "timesteps", False),
+}
+
+
+def _read_status_and_config(run_directory: Path, problems: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's status (``incomplete`` without a valid one) and config (from its name without one), noting problems."""
     try:
         status: dict[str, Any] = read_status(run_directory)
     except FileNotFoundError:
@@ -391,22 +398,22 @@ def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFra
     except RecordError as error:
         status = {"status": "incomplete"}
         problems.append(str(error))
-    finished = status["status"] in FINAL_STATUSES
     try:
         config = _read_config(run_directory)
     except (FileNotFoundError, RecordError) as error:
         problem = f"{run_directory / CONFIG_FILE}: missing" if isinstance(error, FileNotFoundError) else str(error)
         config = _config_from_name(run_directory, problem)
         # config.json is written first: an unfinished run may lack it
-        if finished or isinstance(error, RecordError):
+        if status["status"] in FINAL_STATUSES or isinstance(error, RecordError):
             problems.append(problem)
+    return status, config
+
+
+def _read_tables(run_directory: Path, status: dict[str, Any], problems: list[str]) -> dict[str, pd.DataFrame]:
+    """A run's tables that pass their checks, noting the problems of the others."""
+    finished = status["status"] in FINAL_STATUSES
     tables = {}
-    files = {
-        "evals": (EVAL_FILE, EVAL_COLUMNS, "timesteps", True),
-        "train": (TRAIN_FILE, TRAIN_COLUMNS, "update", True),
-        "episodes": (EPISODES_FILE, EPISODE_COLUMNS, "timesteps", False),
-    }
-    for name, (file, columns, increasing, strictly) in files.items():
+    for name, (file, columns, increasing, strictly) in RUN_TABLES.items():
         path = run_directory / file
         # episodes.csv is missing from records made before it was part of the format
         if not path.exists() and (not finished or name == "episodes"):
@@ -424,7 +431,16 @@ def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFra
             # the evaluation at which a run diverged is not a score: its non-finite return marks where the curve ends
             table = table.assign(**{key: table[key].where(np.isfinite(table[key])) for key in ("mean_return", "std_return")})
         tables[name] = table.assign(run_id=run_directory.name)
+    return tables
+
+
+def _read_run(run_directory: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """One run's row of ``RecordTables.runs`` and its tables; a file that fails a check makes the run corrupt."""
+    problems: list[str] = []
+    status, config = _read_status_and_config(run_directory, problems)
+    tables = _read_tables(run_directory, status, problems)
     if problems:
+        finished = status["status"] in FINAL_STATUSES
         status = {**status, "status": "corrupt" if finished else "incomplete", "error": "; ".join(problems)}
     for problem in problems:
         warnings.warn(f"run {run_directory.name} is {status['status']}: {problem}", stacklevel=3)
@@ -629,18 +645,42 @@ class PlannedRun(Protocol):
     label: str
 
 
-class InMemoryRecord(Protocol):
-    """What ``save`` writes of a run's record (``sb3_ppo_variants.runner.RunRecord`` is one)."""
+@dataclass
+class RunRecord:
+    """
+    The outcome of one run in memory, as ``save`` writes it to disk (``run_one`` and the engine make them).
 
-    run_id: str
+    :param config: the resolved configuration plus versions and git commit (config.json)
+    :param eval_rows: evaluation curve rows (timesteps, mean_return, std_return, n_episodes)
+    :param train_rows: one row of training diagnostics per policy update
+    :param episode_rows: one row per training episode (timesteps at its end, return, length)
+    :param status: status, error, divergence update, timesteps, wall time (status.json, without ``finished_at``)
+    """
+
     config: dict[str, Any]
-    eval_rows: list[dict[str, float]]
-    train_rows: list[dict[str, float]]
-    episode_rows: list[dict[str, float]]
-    status: dict[str, Any]
+    eval_rows: list[dict[str, float]] = field(default_factory=list)
+    train_rows: list[dict[str, float]] = field(default_factory=list)
+    episode_rows: list[dict[str, float]] = field(default_factory=list)
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, also its directory name."""
+        return self.config["run_id"]
+
+    def failed(self, error: str) -> "RunRecord":
+        """
+        The ``failed`` record of this run when it could not be executed (e.g. its worker process died): its config,
+        no rows.
+
+        :param error: what happened
+        :return: the record
+        """
+        status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
+        return RunRecord(config=self.config, status={**status, "wall_time_s": None, "eval_time_s": None})
 
 
-def save(directory: str | os.PathLike, record: InMemoryRecord) -> Path:
+def save(directory: str | os.PathLike, record: RunRecord) -> Path:
     """
     Write a run's record, stamped with the time it is written (``finished_at``), replacing any earlier one.
 

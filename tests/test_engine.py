@@ -17,7 +17,7 @@ from sb3_ppo_variants.engine import plan_batches, unsupported
 from sb3_ppo_variants.engine.policy import BatchedAdam, BatchedPolicy
 from sb3_ppo_variants.engine.trainer import Buffers, gae, train_batch
 from sb3_ppo_variants.engine.update import Rollout, Services, make_groups, update
-from sb3_ppo_variants.runner.run import RunConfig
+from sb3_ppo_variants.runner.plan import RunConfig
 
 # Every registered objective, generalisations, and the loop's options: one batch of one batch key
 SPECS: list[tuple[str, dict[str, Any]]] = [

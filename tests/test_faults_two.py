@@ -23,7 +23,15 @@ from sb3_ppo_variants.analysis.paper import build_table1
 from sb3_ppo_variants.analysis.synthetic import make_records, make_sweep_records, write_records
 from sb3_ppo_variants.base import VariantPPO
 from sb3_ppo_variants.cli import main
-from sb3_ppo_variants.runner import SpecError, check_experiment, driver, load_experiment, plan, run_experiment, tune_experiment
+from sb3_ppo_variants.runner import (
+    SpecError,
+    backends,
+    check_experiment,
+    load_experiment,
+    plan,
+    run_experiment,
+    tune_experiment,
+)
 from sb3_ppo_variants.runner.backends import default_workers, local_workers
 from sb3_ppo_variants.runner.sweep import expand, parse_axis
 from sb3_ppo_variants.runner.tune import selected_toml
@@ -295,7 +303,7 @@ def test_more_workers_than_cores_are_capped(tmp_path, monkeypatch):
         sizes.append(workers)
         raise PoolStarted
 
-    monkeypatch.setattr(driver, "LocalPool", pool)
+    monkeypatch.setattr(backends, "LocalPool", pool)
     with pytest.raises(PoolStarted):
         run_experiment(experiment_file(tmp_path, "[variants.clip]"), tmp_path / "out", workers=1000, quiet=True)
     assert sizes == [default_workers()]

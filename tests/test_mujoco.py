@@ -14,7 +14,7 @@ from sb3_ppo_variants.analysis.paper import build_table1
 from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.records import load_records
 from sb3_ppo_variants.runner import load_experiment, run_experiment
-from sb3_ppo_variants.runner.run import plan
+from sb3_ppo_variants.runner.plan import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = """

@@ -17,7 +17,7 @@ from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.records import pending, save
 from sb3_ppo_variants.runner import SpecError, load_experiment, tune_experiment
 from sb3_ppo_variants.runner import optuna_search as tpe
-from sb3_ppo_variants.runner.backends import execute
+from sb3_ppo_variants.runner.backends import Executor
 from sb3_ppo_variants.runner.run import run_one
 
 # CartPole-v1's untrained policy falls at once on seeds 1 and 2 (return 9); at learning rate 1e-7 it stays there, at
@@ -158,7 +158,7 @@ def test_an_interrupted_tpe_tune_resumes_to_the_same_study_and_selection(tuned, 
         if len(batches) == 2:  # the second batch: one run done, then Ctrl-C
             save(tuning, run_one(pending(tuning, configs)[0]))
             raise KeyboardInterrupt
-        for record in execute(pending(tuning, configs), workers=1):
+        for record in Executor(workers=1).run(pending(tuning, configs)):
             save(tuning, record)
 
     with pytest.raises(KeyboardInterrupt):

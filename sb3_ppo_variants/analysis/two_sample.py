@@ -14,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,13 +34,9 @@ METRICS = ("final_return", "auc")
 
 class WelchTest(NamedTuple):
     """
-    Welch's two-sample t-test of ``mean(x) - mean(y)``.
-
-    :param difference: ``mean(x) - mean(y)``
-    :param se: its standard error, ``sqrt(s_x^2 / n_x + s_y^2 / n_y)``
-    :param df: the Welch-Satterthwaite degrees of freedom
-    :param t: ``difference / se``
-    :param p: the two-sided p-value
+    Welch's two-sample t-test of ``mean(x) - mean(y)``: the ``difference``, its standard error ``se`` (``sqrt(s_x^2 /
+    n_x + s_y^2 / n_y)``), the Welch-Satterthwaite degrees of freedom ``df``, ``t = difference / se`` and the two-sided
+    p-value ``p``.
     """
 
     difference: float
@@ -197,6 +193,31 @@ def _cell_scores(directory: str | os.PathLike, final_k: int, diverged: str) -> d
     }
 
 
+def _cell_row(cell: tuple, metric: str, x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``TwoSampleReport.table``: a cell's metric on both sides, the tests and the detectable difference."""
+    test = welch_test(x, y)
+    mean_a, low_a, high_a = _mean_interval(x, settings["confidence"])
+    mean_b, low_b, high_b = _mean_interval(y, settings["confidence"])
+    seed = bootstrap_seed(settings["seed"], metric, *cell)
+    return {
+        "env_id": cell[0],
+        "variant": cell[1],
+        "metric": metric,
+        "n_a": len(x),
+        "mean_a": mean_a,
+        "low_a": low_a,
+        "high_a": high_a,
+        "n_b": len(y),
+        "mean_b": mean_b,
+        "low_b": low_b,
+        "high_b": high_b,
+        "difference": test.difference,
+        "welch_p": test.p,
+        "permutation_p": permutation_p(x, y, settings["n_resamples"], seed),
+        "mdd": minimal_detectable_difference(test.se, test.df, settings["alpha"], settings["power"]) if test.se > 0 else 0.0,
+    }
+
+
 def build_two_sample(
     a: str | os.PathLike,
     b: str | os.PathLike,
@@ -226,42 +247,6 @@ def build_two_sample(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     scores_a, scores_b = _cell_scores(a, final_k, diverged), _cell_scores(b, final_k, diverged)
-    rows = []
-    for cell in sorted(set(scores_a) & set(scores_b)):
-        for metric in METRICS:
-            x, y = scores_a[cell][metric], scores_b[cell][metric]
-            if len(x) < 2 or len(y) < 2:
-                continue
-            test = welch_test(x, y)
-            mean_a, low_a, high_a = _mean_interval(x, confidence)
-            mean_b, low_b, high_b = _mean_interval(y, confidence)
-            mdd = minimal_detectable_difference(test.se, test.df, alpha, power) if test.se > 0 else 0.0
-            rows.append(
-                {
-                    "env_id": cell[0],
-                    "variant": cell[1],
-                    "metric": metric,
-                    "n_a": len(x),
-                    "mean_a": mean_a,
-                    "low_a": low_a,
-                    "high_a": high_a,
-                    "n_b": len(y),
-                    "mean_b": mean_b,
-                    "low_b": low_b,
-                    "high_b": high_b,
-                    "difference": test.difference,
-                    "welch_p": test.p,
-                    "permutation_p": permutation_p(x, y, n_resamples, bootstrap_seed(seed, metric, *cell)),
-                    "mdd": mdd,
-                }
-            )
-    if not rows:
-        raise ValueError(f"{a} and {b} share no (environment, variant) with at least 2 completed runs on each side")
-    unmatched = pd.DataFrame(
-        [{"env_id": c[0], "variant": c[1], "side": "a"} for c in sorted(set(scores_a) - set(scores_b))]
-        + [{"env_id": c[0], "variant": c[1], "side": "b"} for c in sorted(set(scores_b) - set(scores_a))],
-        columns=["env_id", "variant", "side"],
-    )
     settings = {
         "a": str(a),
         "b": str(b),
@@ -273,4 +258,17 @@ def build_two_sample(
         "n_resamples": n_resamples,
         "seed": seed,
     }
+    rows = [
+        _cell_row(cell, metric, scores_a[cell][metric], scores_b[cell][metric], settings)
+        for cell in sorted(set(scores_a) & set(scores_b))
+        for metric in METRICS
+        if min(len(scores_a[cell][metric]), len(scores_b[cell][metric])) >= 2
+    ]
+    if not rows:
+        raise ValueError(f"{a} and {b} share no (environment, variant) with at least 2 completed runs on each side")
+    unmatched = pd.DataFrame(
+        [{"env_id": c[0], "variant": c[1], "side": "a"} for c in sorted(set(scores_a) - set(scores_b))]
+        + [{"env_id": c[0], "variant": c[1], "side": "b"} for c in sorted(set(scores_b) - set(scores_a))],
+        columns=["env_id", "variant", "side"],
+    )
     return TwoSampleReport(pd.DataFrame(rows), unmatched, settings)

@@ -378,11 +378,11 @@ def train_batch(
     :param checkpoint_every: updates between checkpoints
     :return: their records, in the order of ``configs``
     """
-    from sb3_ppo_variants.runner.run import RunRecord, build_run
+    from sb3_ppo_variants.runner.run import build_run, start_record
 
     threads = th.get_num_threads()
     th.set_num_threads(1)
-    records_by_id = {config.run_id: RunRecord.start(config) for config in configs}
+    records_by_id = {config.run_id: start_record(config) for config in configs}
     path = None if checkpoint_dir is None else Path(checkpoint_dir) / f"{checkpoint.batch_id(list(records_by_id))}.pt"
     start = time.perf_counter()
     try:

@@ -20,7 +20,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, plan_batches, run_task
-from sb3_ppo_variants.runner.run import RunConfig, RunRecord
+from sb3_ppo_variants.records import RunRecord
+from sb3_ppo_variants.runner.plan import RunConfig
+from sb3_ppo_variants.runner.run import start_record
 
 Task = tuple[list[RunConfig], str, str | None]
 """Runs executed together by one worker (a batch of the engine, or one run), the engine setting, the checkpoint dir."""
@@ -162,13 +164,14 @@ class LocalPool:
             death = _death(worker.process)
             self._stop_worker(worker)
             where = "this run" if len(configs) == 1 else f"this run's batch of {len(configs)} runs"
-            return [RunRecord.failed(config, f"worker process died ({death}) while executing {where}") for config in configs]
+            error = f"worker process died ({death}) while executing {where}"
+            return [start_record(config).failed(error) for config in configs]
 
     def run(self, tasks: list[Task]) -> Iterator[RunRecord]:
         """
         Execute tasks on the pool.
 
-        :param tasks: the runs, as tasks (see ``execute``)
+        :param tasks: the runs, as tasks (see ``Executor.run``)
         :return: their records as their tasks finish
         """
         todo = deque(tasks)
@@ -187,11 +190,6 @@ class LocalPool:
         """Stop the workers now, finished or not (on completion, Ctrl-C, or when the consumer stops early)."""
         for worker in list(self._pool):
             self._stop_worker(worker)
-
-
-def _run_pool(tasks: list[Task], workers: int) -> Iterator[RunRecord]:
-    with contextlib.closing(LocalPool(workers)) as pool:
-        yield from pool.run(tasks)
 
 
 def _import_ray() -> Any:
@@ -222,7 +220,7 @@ def _run_ray(tasks: list[Task], workers: int | None, address: str | None) -> Ite
             try:
                 yield from ray.get(done[0])
             except ray.exceptions.RayError as error:
-                yield from (RunRecord.failed(config, f"Ray task failed: {error}") for config in refs[done[0]])
+                yield from (start_record(config).failed(f"Ray task failed: {error}") for config in refs[done[0]])
     finally:
         for ref in waiting:
             ray.cancel(ref, force=True)
@@ -250,39 +248,57 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> Non
         _import_ray()
 
 
-def execute(
-    configs: list[RunConfig],
-    backend: str = "local",
-    workers: int | None = None,
-    address: str | None = None,
-    pool: LocalPool | None = None,
-    engine: str = "sb3",
-    batch_runs: int = DEFAULT_BATCH_RUNS,
-    checkpoint_dir: str | None = None,
-) -> Iterator[RunRecord]:
+class Executor:
     """
-    Run ``configs`` and yield each record as soon as its run (or its batch) finishes (not in plan order when parallel).
+    Where runs execute, chosen once from the backend options and handed every batch of a command: this process, a
+    local pool of worker processes (started now, so that its workers warm up while the experiment is checked), or Ray.
+    Use it as a context manager, or call ``close``.
 
     Every backend runs torch with one thread per worker (see ``run_one``), so a run's record does not depend on it.
-    With the batched engine, the runs are packed into batches (``sb3_ppo_variants.engine.plan_batches``), each a task.
 
-    :param configs: the runs
-    :param backend: ``local`` (a process pool; ``workers=1`` runs in this process) or ``ray``
-    :param workers: parallel runs, at most one per core (``local_workers``); default one per core (for Ray: the cores
+    :param backend: ``local`` (a process pool; one worker runs in this process) or ``ray``
+    :param workers: parallel tasks, at most one per core (``local_workers``); default one per core (for Ray: the cores
         of the local Ray instance it starts, ignored with ``address``, where the cluster's CPUs decide)
     :param address: address of a running Ray cluster (``ray start --head`` prints it); None starts Ray locally
-    :param pool: a started ``LocalPool`` to run on (backend ``local``; the caller closes it); overrides ``workers``
-    :param engine: ``sb3``, ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
-    :param batch_runs: the largest batch of the engine
-    :param checkpoint_dir: where the engine's batches checkpoint (local backend only: a Ray worker may not see it)
-    :return: an iterator over the records
+    :raises ValueError: for bad backend options, naming them (``check_backend``)
     """
-    check_backend(backend, workers, address)
-    batches = plan_batches(configs, engine, batch_runs)
-    if backend == "ray":
-        return _run_ray([(task, engine, None) for task in batches], workers, address)
-    tasks = [(task, engine, checkpoint_dir) for task in batches]
-    if pool is not None:
-        return pool.run(tasks)
-    workers = min(local_workers(workers), max(len(tasks), 1))
-    return _run_serial(tasks) if workers == 1 else _run_pool(tasks, workers)
+
+    def __init__(self, backend: str = "local", workers: int | None = None, address: str | None = None) -> None:
+        check_backend(backend, workers, address)
+        self.backend, self.workers, self.address = backend, workers, address
+        self._pool = LocalPool(local_workers(workers)) if backend == "local" and local_workers(workers) > 1 else None
+
+    def run(
+        self,
+        configs: list[RunConfig],
+        engine: str = "sb3",
+        batch_runs: int = DEFAULT_BATCH_RUNS,
+        checkpoint_dir: str | None = None,
+    ) -> Iterator[RunRecord]:
+        """
+        Run ``configs`` and yield each record as soon as its run (or its batch) finishes (not in plan order when
+        parallel). With the batched engine, the runs are packed into batches (``sb3_ppo_variants.engine.plan_batches``),
+        each a task.
+
+        :param configs: the runs
+        :param engine: ``sb3``, ``batched`` or ``auto`` (``sb3_ppo_variants.engine``)
+        :param batch_runs: the largest batch of the engine
+        :param checkpoint_dir: where the engine's batches checkpoint (local backend only: a Ray worker may not see it)
+        :return: an iterator over the records
+        """
+        batches = plan_batches(configs, engine, batch_runs)
+        if self.backend == "ray":
+            return _run_ray([(task, engine, None) for task in batches], self.workers, self.address)
+        tasks = [(task, engine, checkpoint_dir) for task in batches]
+        return self._pool.run(tasks) if self._pool is not None else _run_serial(tasks)
+
+    def close(self) -> None:
+        """Stop the local pool's workers, finished or not."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

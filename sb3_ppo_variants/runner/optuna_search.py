@@ -49,7 +49,7 @@ import numpy as np
 from sb3_ppo_variants.analysis.stats import iqm
 from sb3_ppo_variants.analysis.sweeps import run_scores
 from sb3_ppo_variants.records import load_records, pending
-from sb3_ppo_variants.runner.run import RunConfig, plan
+from sb3_ppo_variants.runner.plan import RunConfig, plan
 from sb3_ppo_variants.runner.spec import EnvSpec, Experiment, VariantSpec
 from sb3_ppo_variants.runner.sweep import Axis
 

@@ -1,19 +1,16 @@
 """
-One run = (variant, env, seed, hyperparameters): ``plan`` lists them, ``run_one`` executes one and returns its record.
+One run (``sb3_ppo_variants.runner.plan.RunConfig``): ``run_one`` executes it on its SB3 class and returns its record.
 
 ``run_one`` does no file I/O, so any backend can execute it and hand the record to the driver, which writes it.
 """
 
 import contextlib
-import fnmatch
 import functools
 import math
 import platform
 import subprocess
 import time
 import traceback
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,184 +23,14 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize, sync_envs_normalization
 
 import sb3_ppo_variants
-from sb3_ppo_variants import DivergenceError, get_variant, records
+from sb3_ppo_variants import DivergenceError, get_variant
+from sb3_ppo_variants.records import RunRecord
+from sb3_ppo_variants.runner.plan import RunConfig, config_fields
 from sb3_ppo_variants.runner.resolve import algo_kwargs
-from sb3_ppo_variants.runner.spec import Experiment
-from sb3_ppo_variants.runner.sweep import expand
 from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
 
 EVAL_SEED_OFFSET = 1_000_000
 MAX_EVAL_ENVS = 10
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """
-    Everything that defines one run; JSON-serialisable, written as the record's ``config.json``.
-
-    :param run_id: ``<env_id>__<variant>__seed<seed>`` (see ``sb3_ppo_variants.records.run_id``)
-    :param experiment: experiment name
-    :param env_id: gymnasium id
-    :param variant: the experiment's variant entry name
-    :param algo: registry name of the class
-    :param seed: seed of the run
-    :param total_timesteps: training budget
-    :param eval_freq: evaluate every this many environment steps
-    :param eval_episodes: episodes per evaluation
-    :param n_envs: parallel training environments
-    :param policy: SB3 policy name
-    :param normalize: VecNormalize keyword arguments, or None
-    :param hyperparameters: algorithm arguments as written in the experiment file, swept values included
-    :param config_id: id of the sweep's configuration (a hash of env_id, algo and hyperparameters), None outside a sweep
-    :param label: readable name of the configuration, e.g. ``pg[learning_rate=0.003]``; the variant outside a sweep
-    :param sweep: the configuration's swept values (``{}`` outside a sweep)
-    :param vec_env: the training environments, ``gymnasium`` or ``envpool`` (written to config.json only for envpool)
-    :param prune_below: ``(timesteps, bound)`` pairs of a pruned search (``search = "tpe"``): at its evaluation at
-        ``timesteps`` > 0 the run stops, with status ``pruned``, when the best of its evaluation returns so far after
-        step 0 is below ``bound`` (the rule of Optuna's median pruner); empty: the run is never pruned (and config.json
-        does not list it)
-    """
-
-    run_id: str
-    experiment: str
-    env_id: str
-    variant: str
-    algo: str
-    seed: int
-    total_timesteps: int
-    eval_freq: int
-    eval_episodes: int
-    n_envs: int
-    policy: str
-    normalize: dict[str, Any] | None
-    hyperparameters: dict[str, Any]
-    config_id: str | None = None
-    label: str = ""
-    sweep: dict[str, Any] = field(default_factory=dict)
-    vec_env: str = "gymnasium"
-    prune_below: tuple[tuple[int, float], ...] = ()
-
-
-# Fields added since records were first committed, left out of config.json at their default so that re-running a
-# committed experiment gives its committed records
-LATER_FIELDS: dict[str, Any] = {"vec_env": "gymnasium", "prune_below": ()}
-
-
-def config_fields(config: RunConfig) -> dict[str, Any]:
-    """
-    The fields of a run's config.json.
-
-    :param config: the run
-    :return: its fields, without those of ``LATER_FIELDS`` at their default
-    """
-    return {key: value for key, value in asdict(config).items() if LATER_FIELDS.get(key, object()) != value}
-
-
-@dataclass
-class RunRecord:
-    """
-    The outcome of one run in memory, as the driver writes it to disk with ``sb3_ppo_variants.records.write_record``.
-
-    :param config: the resolved configuration plus versions and git commit
-    :param eval_rows: evaluation curve rows (timesteps, mean_return, std_return, n_episodes)
-    :param train_rows: one row of training diagnostics per policy update
-    :param episode_rows: one row per training episode (timesteps at its end, return, length)
-    :param status: status, error, divergence update, timesteps, wall time
-    """
-
-    config: dict[str, Any]
-    eval_rows: list[dict[str, float]] = field(default_factory=list)
-    train_rows: list[dict[str, float]] = field(default_factory=list)
-    episode_rows: list[dict[str, float]] = field(default_factory=list)
-    status: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def run_id(self) -> str:
-        """The run's id, also its directory name."""
-        return self.config["run_id"]
-
-    @classmethod
-    def start(cls, config: RunConfig) -> "RunRecord":
-        """
-        Return an empty record of a run.
-
-        :param config: the run
-        :return: a record whose config holds ``config``, the versions and the git commit
-        """
-        return cls(config={**config_fields(config), "versions": versions(), **git_commit()})
-
-    @classmethod
-    def failed(cls, config: RunConfig, error: str) -> "RunRecord":
-        """
-        Return the ``failed`` record of a run that could not be executed (e.g. its worker process died).
-
-        :param config: the run
-        :param error: what happened
-        :return: its record
-        """
-        status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
-        return cls(config=cls.start(config).config, status={**status, "wall_time_s": None, "eval_time_s": None})
-
-
-def plan(
-    experiment: Experiment, only: str | Sequence[str] | None = None, seeds: Sequence[int] | None = None
-) -> list[RunConfig]:
-    """
-    All runs of an experiment, environment-major then variant then configuration (of a sweep) then seed.
-
-    :param experiment: the parsed experiment
-    :param only: shell-style patterns on run ids (e.g. ``"CartPole-v1__clip*"``), as a sequence or one string of
-        comma-separated patterns; the runs matching any of them are kept
-    :param seeds: the seeds to plan, default ``experiment.seeds``
-    :return: the run configurations
-    """
-    patterns = only_patterns(only)
-    runs = []
-    for env in experiment.envs:
-        for variant in experiment.variants:
-            base = variant.hyperparameters(env)
-            axes = {**env.sweep, **variant.sweep}
-            draw_keys = (env.env_id, variant.name)
-            for swept in expand(axes, experiment.sweep_samples if axes else None, experiment.sweep_seed, draw_keys):
-                hyperparameters = {**base, **swept}
-                config_id = records.config_id(env.env_id, variant.algo, hyperparameters) if axes else None
-                for seed in experiment.seeds if seeds is None else seeds:
-                    run_id = records.run_id(env.env_id, variant.name, seed, config_id)
-                    if patterns and not any(fnmatch.fnmatchcase(run_id, pattern) for pattern in patterns):
-                        continue
-                    runs.append(
-                        RunConfig(
-                            run_id=run_id,
-                            experiment=experiment.name,
-                            env_id=env.env_id,
-                            variant=variant.name,
-                            algo=variant.algo,
-                            seed=seed,
-                            total_timesteps=env.total_timesteps,
-                            eval_freq=experiment.eval_freq,
-                            eval_episodes=experiment.eval_episodes,
-                            n_envs=env.n_envs,
-                            policy=env.policy,
-                            normalize=None if env.normalize is None else dict(env.normalize),
-                            hyperparameters=hyperparameters,
-                            config_id=config_id,
-                            label=records.label(variant.name, swept),
-                            sweep=swept,
-                            vec_env=env.vec_env,
-                        )
-                    )
-    return runs
-
-
-def only_patterns(only: str | Sequence[str] | None) -> list[str]:
-    """
-    Split ``--only`` values into patterns.
-
-    :param only: None, a string of comma-separated patterns, or a sequence of such strings
-    :return: the non-empty patterns
-    """
-    values = [only] if isinstance(only, str) else list(only or [])
-    return [pattern.strip() for value in values for pattern in value.split(",") if pattern.strip()]
 
 
 def versions() -> dict[str, str]:
@@ -348,6 +175,16 @@ def build_run(config: RunConfig, stack: contextlib.ExitStack) -> tuple[Any, Any,
     return model, env, eval_env
 
 
+def start_record(config: RunConfig) -> RunRecord:
+    """
+    The empty record of a run.
+
+    :param config: the run
+    :return: a record whose config holds ``config``'s fields, the versions and the git commit
+    """
+    return RunRecord(config={**config_fields(config), "versions": versions(), **git_commit()})
+
+
 def run_one(config: RunConfig) -> RunRecord:
     """
     Train and evaluate one run. Never raises for a failing run: the record says ``failed`` or ``diverged``, whether
@@ -359,7 +196,7 @@ def run_one(config: RunConfig) -> RunRecord:
     :param config: the run
     :return: its record (nothing is written to disk)
     """
-    record = RunRecord.start(config)
+    record = start_record(config)
     start = time.perf_counter()
     recorder = None
     threads = th.get_num_threads()
