@@ -18,6 +18,59 @@ from sb3_ppo_variants.records import EPISODE_COLUMNS, FINAL_STATUSES, RecordTabl
 SYNTHETIC_STATUSES = (*FINAL_STATUSES, "incomplete")
 
 
+def _synthetic_train(
+    run_ids: np.ndarray, n_updates: np.ndarray, n_evals: int, eval_freq: int, updates_per_eval: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """train.csv rows of ``make_records``: ``n_updates[i]`` updates of run i with log-normal KLs and ratios from them."""
+    update = np.arange(1, (n_evals - 1) * updates_per_eval + 1)
+    rows, cols = np.nonzero(update < n_updates[:, None] + 1)
+    approx_kl = rng.lognormal(np.log(0.01), 1.0, size=rows.size)
+    return pd.DataFrame(
+        {
+            "run_id": run_ids[rows],
+            "update": update[cols],
+            "timesteps": update[cols] * eval_freq // updates_per_eval,
+            "approx_kl": approx_kl,
+            "ratio_max": 1.0 + 20.0 * approx_kl,
+            "ratio_min": 1.0 / (1.0 + 20.0 * approx_kl),
+            "clip_fraction": np.minimum(1.0, 5.0 * approx_kl),
+        }
+    )
+
+
+def _synthetic_runs(
+    keys: list[tuple[str, str, int]],
+    run_ids: np.ndarray,
+    status: np.ndarray,
+    n_kept: np.ndarray,
+    n_updates: np.ndarray,
+    eval_freq: int,
+) -> pd.DataFrame:
+    """The runs table of ``make_records``, one row per (env, variant, seed) of ``keys``."""
+    return pd.DataFrame(
+        {
+            "run_id": run_ids,
+            "env_id": [env for env, _, _ in keys],
+            "variant": [variant for _, variant, _ in keys],
+            "algo": [variant for _, variant, _ in keys],
+            "seed": [s for _, _, s in keys],
+            "config_id": None,
+            "label": [variant for _, variant, _ in keys],
+            "sweep": [{} for _ in keys],
+            "hyperparameters": [{"n_envs": 1} for _ in keys],
+            "status": status,
+            "error": np.select(
+                [status == "diverged", status == "failed"],
+                ["DivergenceError: non-finite loss", "RuntimeError: synthetic"],
+                None,
+            ),
+            "diverged_at_update": np.where(status == "diverged", n_updates + 1, None),
+            "timesteps": np.where(np.isin(status, FINAL_STATUSES), (n_kept - 1) * eval_freq, None),
+            "wall_time_s": np.where(np.isin(status, FINAL_STATUSES), 1.0, None),
+        }
+    )
+
+
 def make_records(
     envs: Sequence[str] = ("CartPole-v1", "Acrobot-v1"),
     variants: Sequence[str] = ("clip", "pg"),
@@ -77,42 +130,8 @@ def make_records(
         }
     )
     n_updates = (n_kept - 1) * updates_per_eval
-    update = np.arange(1, (n_evals - 1) * updates_per_eval + 1)
-    rows, cols = np.nonzero(update < n_updates[:, None] + 1)
-    approx_kl = rng.lognormal(np.log(0.01), 1.0, size=rows.size)
-    train = pd.DataFrame(
-        {
-            "run_id": run_ids[rows],
-            "update": update[cols],
-            "timesteps": update[cols] * eval_freq // updates_per_eval,
-            "approx_kl": approx_kl,
-            "ratio_max": 1.0 + 20.0 * approx_kl,
-            "ratio_min": 1.0 / (1.0 + 20.0 * approx_kl),
-            "clip_fraction": np.minimum(1.0, 5.0 * approx_kl),
-        }
-    )
-    runs = pd.DataFrame(
-        {
-            "run_id": run_ids,
-            "env_id": [env for env, _, _ in keys],
-            "variant": [variant for _, variant, _ in keys],
-            "algo": [variant for _, variant, _ in keys],
-            "seed": [s for _, _, s in keys],
-            "config_id": None,
-            "label": [variant for _, variant, _ in keys],
-            "sweep": [{} for _ in keys],
-            "hyperparameters": [{"n_envs": 1} for _ in keys],
-            "status": status,
-            "error": np.select(
-                [status == "diverged", status == "failed"],
-                ["DivergenceError: non-finite loss", "RuntimeError: synthetic"],
-                None,
-            ),
-            "diverged_at_update": np.where(status == "diverged", n_updates + 1, None),
-            "timesteps": np.where(np.isin(status, FINAL_STATUSES), (n_kept - 1) * eval_freq, None),
-            "wall_time_s": np.where(np.isin(status, FINAL_STATUSES), 1.0, None),
-        }
-    )
+    train = _synthetic_train(run_ids, n_updates, n_evals, eval_freq, updates_per_eval, rng)
+    runs = _synthetic_runs(keys, run_ids, status, n_kept, n_updates, eval_freq)
     episodes = pd.DataFrame(columns=["run_id", *EPISODE_COLUMNS])
     return RecordTables(runs=runs, evals=evals, train=train, episodes=episodes)
 
