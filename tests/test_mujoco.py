@@ -79,6 +79,17 @@ def test_the_presets_plan_and_validate():
     assert [env.env_id for env in scaled.envs] == ["Hopper-v5", "Reacher-v5"] and len(scaled.variants) == 13
 
 
+def test_the_objectives_mujoco_preset_plans_every_objective_on_the_engine():
+    experiment = load_experiment(ROOT / "experiments" / "objectives-mujoco.toml")
+    assert [env.env_id for env in experiment.envs] == ["Hopper-v5", "HalfCheetah-v5", "Walker2d-v5"]
+    algos = sorted({variant.algo for variant in experiment.variants})
+    assert algos == sorted(set(VARIANTS)) and experiment.seeds == (0, 1, 2, 3, 4)
+    configs = plan(experiment)
+    assert len(configs) == 180 and {config.total_timesteps for config in configs} == {1_000_000}
+    batches = plan_batches(configs, experiment.engine, experiment.batch_runs)
+    assert sorted(len(batch) for batch in batches) == [5] * 3 + [13] * 3 + [14] * 9
+
+
 def test_a_mujoco_task_without_the_extra_says_which_extra_to_install(tmp_path):
     path = tmp_path / "smoke.toml"
     path.write_text(SMOKE.format(variants="[variants.clip]"))
