@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from sb3_ppo_variants.cli import main
+from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.records import config_id
 from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, tune_experiment
 from sb3_ppo_variants.runner.sweep import expand, parse_axis
@@ -200,6 +201,10 @@ def test_the_shipped_tune_files_plan_their_stages():
     full = load_experiment(root / "tuned-classic.toml")
     assert full.is_tune and full.seeds == (0, 1, 2) and len(full.evaluation_seeds) == 10
     assert len(plan(full)) == 612  # 8 objectives x 4 rates + 3 x 4 x 3 (a constant each), on 3 environments, 3 seeds
+    # engine "auto": CartPole's and Acrobot's runs in batches, Pendulum's (gSDE) one by one on the SB3 classes
+    tasks = plan_batches(plan(full), full.engine, full.batch_runs)
+    assert {len(task) for task in tasks if task[0].env_id == "Pendulum-v1"} == {1}
+    assert sum(len(task) for task in tasks if task[0].env_id != "Pendulum-v1" and len(task) > 1) == 408
     scaled = load_experiment(root / "tuned-classic-scaled.toml")
     configs = plan(scaled)
     assert len(configs) == 60 and len(scaled.evaluation_seeds) == 5
