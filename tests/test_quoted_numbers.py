@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sb3_ppo_variants.analysis.two_sample import build_two_sample
 from sb3_ppo_variants.records import load_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,3 +89,25 @@ def test_kl_against_the_quick_records() -> None:
     assert len(differences) == 10 and min(differences) > 0
     assert f"by {min(differences):.1e} to {max(differences):.1e} in its policy objective and KL" in text
     assert f"enough for {other_trajectories} of those 10 runs to take other trajectories" in text
+
+
+def test_engine_equivalence_reading() -> None:
+    text = _prose(RESULTS)
+    equivalence = ROOT / "results" / "engine-equivalence"
+    classic = build_two_sample(equivalence / "sb3", equivalence / "batched").table
+    hopper = build_two_sample(equivalence / "hopper-sb3", equivalence / "hopper-batched").table
+    both = pd.concat([classic, hopper])
+    assert len(both) == 12 and (both["welch_p"] > 0.05).all()
+    assert f"Welch p from {both['welch_p'].min():.3f} to 1" in text
+    final, auc = (classic[classic["metric"] == metric] for metric in ("final_return", "auc"))
+    positive = final[final["mdd"] > 0]
+    assert f"{positive['mdd'].min():.0f} to {positive['mdd'].max():.0f} in final return" in text
+    assert f"and {auc['mdd'].min():.0f} to {auc['mdd'].max():.0f} in AUC" in text
+    hopper_final, hopper_auc = (hopper[hopper["metric"] == metric] for metric in ("final_return", "auc"))
+    assert f"({hopper_final['mdd'].min():,.0f} to {hopper_final['mdd'].max():,.0f} in final return" in text
+    assert f"and {hopper_auc['mdd'].min():.0f} to {hopper_auc['mdd'].max():.0f} in AUC" in text
+    lower = final[final["difference"] > 0]
+    assert len(lower) == 3 and f"lower in 3 of the 4 classic-control cells (by {lower['difference'].min():.1f} to" in text
+    assert f"{lower['difference'].max():.1f}, p {lower['welch_p'].min():.2f} to {lower['welch_p'].max():.2f})" in text
+    kl_hopper = hopper_final[hopper_final["variant"] == "kl"].iloc[0]
+    assert f"SB3's kl is higher on Hopper-v5 (by {kl_hopper['difference']:.0f}, p {kl_hopper['welch_p']:.2f})" in text
