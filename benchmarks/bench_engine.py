@@ -6,7 +6,8 @@ The batched engine's speed, as ratios measured in this run (absolute times on a 
   actions, no policy, the physical limit of this machine.
 
 For K = 1, 2, 4, ... it prints steps/s per core, both ratios and memory per run, and at one K where the time goes
-(environment, policy forward and rollout bookkeeping, update). Usage::
+(environment, policy forward and rollout bookkeeping, update) and the rate that the update's matrix arithmetic alone
+would allow (the compute floor of the settings: no engine can beat it on this core). Usage::
 
     python benchmarks/bench_engine.py                      # CartPole-v1 (quick settings) and Hopper-v5 (paper settings)
     python benchmarks/bench_engine.py --env Hopper-v5 --ks 1 8 32 64 --steps 8192
@@ -20,9 +21,11 @@ from dataclasses import replace
 
 import numpy as np
 import torch as th
+from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import sb3_ppo_variants.engine.trainer as trainer
+from sb3_ppo_variants.engine.policy import BatchedPolicy
 from sb3_ppo_variants.runner.plan import RunConfig
 from sb3_ppo_variants.runner.run import run_one
 from sb3_ppo_variants.vec_envs import EnvpoolVecEnv
@@ -84,6 +87,30 @@ def env_alone(env_id: str, n_envs: int, steps: int, vec_env: str = "gymnasium") 
     elapsed = time.perf_counter() - start
     env.close()
     return elapsed
+
+
+def update_floor(env_id: str, k: int) -> float:
+    """
+    Steps/s that the update's arithmetic alone allows K runs: the forward and backward pass of the K stacked policy and
+    value networks on every minibatch of one rollout's epochs, and nothing else (no loss terms, no Adam, no rollout).
+    """
+    settings = SETTINGS[env_id]
+    hyperparameters = settings["hyperparameters"]
+    env = make_vec_env(env_id, n_envs=1, seed=0)
+    policy = BatchedPolicy([PPO("MlpPolicy", env, seed=seed, device="cpu").policy for seed in range(k)])
+    env.close()
+    rollout = hyperparameters["n_steps"] * settings["n_envs"]
+    observations = th.randn(k, hyperparameters["batch_size"], env.observation_space.shape[0])
+    minibatches = hyperparameters["n_epochs"] * (rollout // hyperparameters["batch_size"])
+
+    def step() -> None:
+        (policy.action_output(observations).sum() + policy.values(observations).sum()).backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(minibatches):
+        step()
+    return k * rollout / (time.perf_counter() - start)
 
 
 def engine(runs: list[RunConfig]) -> tuple[float, float, float]:
@@ -150,6 +177,11 @@ def main() -> None:
                 print(
                     f"     at K = {k}: environment {alone / total:.0%} (measured alone), update {in_update / total:.0%}, "
                     f"policy forward, sampling and rollout bookkeeping {rest / total:.0%}"
+                )
+                floor = update_floor(env_id, k)
+                print(
+                    f"     at K = {k}: the update's arithmetic alone (forward and backward of the networks) allows "
+                    f"{floor:,.0f} steps/s, {floor / sb3_rate:.1f}x SB3"
                 )
 
 
