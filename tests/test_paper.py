@@ -1,6 +1,7 @@
 """The PPO paper's Table 1 score: last-100-episode means and the per-task normalisation, against hand-worked values."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,3 +157,11 @@ def test_table1_exports_parse_back(tmp_path, capsys):
     assert scores.to_dict() == pytest.approx({row["setting"]: row["score"] for row in content["table1"]})
     assert {row["setting"] for row in content["per_task"]} == {"no-clip", "clip-0.2", "fixed-kl-1"}
     assert r"\toprule" in (out / "table1.latex").read_text()
+
+
+def test_the_published_1m_returns_stand_beside_clip_0_2_only():
+    report = build_table1(Path(__file__).resolve().parents[1] / "results" / "ppo-paper-table1-scaled")
+    published = report.per_task.set_index(["env_id", "setting"])["published_1m"]
+    assert published[("Hopper-v5", "clip-0.2")] == 2316.0 and published[("Reacher-v5", "clip-0.2")] == -6.7
+    assert published.drop([("Hopper-v5", "clip-0.2"), ("Reacher-v5", "clip-0.2")]).isna().all()
+    assert "| Hopper-v5 | clip-0.2 | 271.7 ± 52.33 | 0.702 | 1.00 | 16.67 |  | 2,316 |" in render(report, "md")

@@ -65,7 +65,30 @@ TABLE1_COLUMNS = [
 ]
 # The paper's seven MuJoCo tasks (its v1 versions; any version of them is compared with the paper)
 PAPER_TASKS = ("HalfCheetah", "Hopper", "InvertedDoublePendulum", "InvertedPendulum", "Reacher", "Swimmer", "Walker2d")
-PER_TASK_COLUMNS = ["env_id", "setting", "random_score", "mean", "std", "n_runs", "normalised", "normalised_fixed", "best"]
+PER_TASK_COLUMNS = [
+    "env_id",
+    "setting",
+    "random_score",
+    "mean",
+    "std",
+    "n_runs",
+    "normalised",
+    "normalised_fixed",
+    "best",
+    "published_1m",
+]
+# Published returns of PPO-clip (ε = 0.2) after 1M steps, per task: OpenAI Baselines' ppo2 in its MuJoCo 1M-step
+# benchmark (the gym MuJoCo versions of its time, not v5), shown beside the clip-0.2 rows of the per-task table
+PUBLISHED_PPO_1M: dict[str, float] = {
+    "HalfCheetah": 1669.0,
+    "Hopper": 2316.0,
+    "InvertedDoublePendulum": 7103.0,
+    "InvertedPendulum": 809.0,
+    "Reacher": -6.7,
+    "Swimmer": 111.0,
+    "Walker2d": 3425.0,
+}
+PUBLISHED_SETTING = "clip-0.2"
 # The setting fixed in advance that scales the second normalisation: PPO's clip at ε = 0.2, the paper's recommendation
 FIXED_REFERENCE = "clip-0.2"
 # The columns of the tidy CSV of a Table-1 report
@@ -83,8 +106,9 @@ class Table1Report:
         (``settings["interval"]``); ``score_fixed`` the same with the setting ``settings["reference"]`` fixed in
         advance as 1 instead of the best
     :param per_task: one row per (task, setting): ``env_id, setting, random_score, mean, std, n_runs, normalised,
-        normalised_fixed, best``: the mean and std over seeds of the last-100-episode means (raw returns), their
-        normalised mean by the best setting and by the reference, and whether it is the task's best setting
+        normalised_fixed, best, published_1m``: the mean and std over seeds of the last-100-episode means (raw returns),
+        their normalised mean by the best setting and by the reference, whether it is the task's best setting, and for
+        clip-0.2 the published return of PPO after 1M steps (``PUBLISHED_PPO_1M``; NaN otherwise)
     :param curves: training-episode curves: ``env_id, setting, timesteps, mean_return, n_runs``
     :param problems: the runs left out or scored on fewer episodes: ``run_id, env_id, setting, seed, problem``
     :param settings: the parameters the report was built with
@@ -263,6 +287,11 @@ def episode_curves(records: RecordTables, scores: pd.DataFrame, points: int = 20
 Normalised = dict[str, dict[str, np.ndarray]]
 
 
+def _task_name(env_id: str) -> str:
+    """The paper's name of a task: ``Hopper`` for ``Hopper-v5`` (a namespace and version dropped)."""
+    return env_id.split(":")[-1].split("/")[-1].split("-v")[0]
+
+
 def _per_task(
     scores: pd.DataFrame, random_scores: dict[str, float], reference: str | None
 ) -> tuple[Normalised, Normalised, list[dict], dict[str, str]]:
@@ -300,6 +329,7 @@ def _per_task(
                 "normalised": float(normalised[task][setting].mean()) if task in normalised else math.nan,
                 "normalised_fixed": float(fixed[task][setting].mean()) if task in fixed else math.nan,
                 "best": setting == best,
+                "published_1m": PUBLISHED_PPO_1M.get(_task_name(task), math.nan) if setting == PUBLISHED_SETTING else math.nan,
             }
             for setting, values in by_setting.items()
         ]
@@ -371,7 +401,7 @@ def build_table1(
     if unknown:
         raise ValueError(f"no random-policy score for {unknown}: measure it with 'ppo-variants references random ...'")
     normalised, fixed, per_task, unscaled = _per_task(scores, random_scores, reference)
-    not_in_paper = [task for task in tasks if task.split(":")[-1].split("/")[-1].split("-v")[0] not in PAPER_TASKS]
+    not_in_paper = [task for task in tasks if _task_name(task) not in PAPER_TASKS]
     settings = ordered_settings(sorted(set(scores["setting"])))
     order = {setting: i for i, setting in enumerate(settings)}
     per_task_frame = pd.DataFrame(per_task, columns=PER_TASK_COLUMNS)
@@ -422,6 +452,7 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
             f"{reference} = 1": per_task["normalised_fixed"].map(number),
             "random policy": per_task["random_score"].map(number),
             "best": per_task["best"].map(lambda best: "best = 1" if best else ""),
+            "published PPO at 1M": per_task["published_1m"].map(lambda value: "" if pd.isna(value) else number(value)),
         }
     )
     problems = report.problems.rename(columns={"run_id": "run", "env_id": "task"})[["run", "problem"]]
@@ -444,7 +475,10 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
         TextTable(
             "Per-task returns",
             "Mean return of the last training episodes of each run: mean and std over seeds; their mean normalised by the "
-            "task's best setting" + (f" and by {reference}." if reference is not None else "."),
+            "task's best setting"
+            + (f" and by {reference}" if reference is not None else "")
+            + f"; beside {PUBLISHED_SETTING}, OpenAI Baselines' ppo2 after 1M steps in its MuJoCo benchmark (older task "
+            "versions than v5).",
             raw if reference is not None else raw.drop(columns=[f"{reference} = 1"]),
         ),
         TextTable(
