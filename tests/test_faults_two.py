@@ -423,3 +423,15 @@ def test_tune_refuses_a_second_driver_too(tmp_path, capsys):
     with records.locked(tmp_path / "out"), held:
         tune_experiment(tune, tmp_path / "out", workers=1, quiet=True)
     assert tune_experiment(tune, tmp_path / "out", workers=1, quiet=True) == {"tuning": {"ok": 2}, "evaluation": {"ok": 1}}
+
+
+def test_the_executor_checks_its_options_when_built_and_runs_nothing_for_nothing():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backends.Executor("slurm")
+    with pytest.raises(ValueError, match="workers must be a positive integer, got 0"):
+        backends.Executor(workers=0)
+    with pytest.raises(ValueError, match="address is only used by backend 'ray'"):
+        backends.Executor(address="head:6379")
+    with backends.Executor(workers=1) as executor:
+        assert list(executor.run([])) == []
+    executor.close()  # closing twice is harmless
