@@ -364,3 +364,12 @@ def test_writers_render_a_report_kind_they_do_not_know(tmp_path: Path) -> None:
     assert json.loads(render(Notes(), "json")) == {"x": "inf"}
     assert r"\caption{Numbers. A note.}" in render(Notes(), "latex")
     assert make_figures(Notes(), tmp_path / "figures") == []
+
+
+def test_the_figures_of_a_report_are_the_same_bytes_when_drawn_again(tmp_path):
+    report = build_report(make_records(n_seeds=3), n_resamples=20, curve_resamples=20)
+    first = {path.name: path.read_bytes() for path in make_figures(report, tmp_path / "a")}
+    second = {path.name: path.read_bytes() for path in make_figures(report, tmp_path / "b")}
+    assert first.keys() == second.keys() and any(name.endswith(".svg") for name in first)
+    assert first == second
+    assert not any(b"<dc:date>" in content for name, content in first.items() if name.endswith(".svg"))

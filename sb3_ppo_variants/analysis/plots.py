@@ -6,6 +6,7 @@ import math
 import os
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -45,8 +46,9 @@ def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
     paths = []
     for fmt in ("png", "svg"):
         path = out_dir / f"{name}.{fmt}"
-        with atomic_open(path, "wb") as file:
-            figure.savefig(file, format=fmt, dpi=DPI, bbox_inches="tight")
+        # no date in the SVG and its element ids salted by the name, so that the same figure gives the same bytes
+        with atomic_open(path, "wb") as file, matplotlib.rc_context({"svg.hashsalt": name}):
+            figure.savefig(file, format=fmt, dpi=DPI, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
         paths.append(path)
     return paths
 
