@@ -182,10 +182,9 @@ def _build_report(args: argparse.Namespace) -> object:
     """
     from sb3_ppo_variants.analysis import build_report, build_sweep_report, is_tune_directory
 
-    chosen = [flag for flag, given in (("--versus", args.versus), ("--paper-table1", args.paper_table1)) if given]
-    if len(chosen) > 1:
+    if args.versus and args.paper_table1:
         raise ValueError("report takes one of --versus and --paper-table1, got both")
-    if args.select is not None and (chosen or not is_tune_directory(args.dir)):
+    if args.select is not None and (args.versus or args.paper_table1 or not is_tune_directory(args.dir)):
         raise ValueError(f"--select applies to the output directory of 'tune' (with tuning/), and {args.dir} is not one")
     if args.versus:
         from sb3_ppo_variants.analysis.two_sample import build_two_sample

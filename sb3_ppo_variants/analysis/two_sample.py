@@ -21,7 +21,12 @@ import pandas as pd
 
 from sb3_ppo_variants.analysis.document import Document, TextTable
 from sb3_ppo_variants.analysis.formatting import number
-from sb3_ppo_variants.analysis.intervals import regularized_incomplete_beta, student_t_quantile
+from sb3_ppo_variants.analysis.intervals import (
+    interval_estimate,
+    mean_standard_error,
+    regularized_incomplete_beta,
+    student_t_quantile,
+)
 from sb3_ppo_variants.analysis.scoring import curve_scores, group_curves
 from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.records import load_records
@@ -62,12 +67,12 @@ def welch_test(x: np.ndarray, y: np.ndarray) -> WelchTest:
     :return: the test; with no spread in either sample, se is 0, df and t NaN, and p is 1 for equal means, 0 otherwise
     """
     x, y = _check_sample(x, "x"), _check_sample(y, "y")
-    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-    difference, se = float(x.mean() - y.mean()), math.sqrt(vx + vy)
+    # the mean of the two samples' means has standard error sqrt(v_x + v_y) / 2 and Welch's degrees of freedom
+    half_se, df = mean_standard_error(x, y)
+    difference, se = float(x.mean() - y.mean()), 2.0 * float(half_se)
     if se == 0.0:
         return WelchTest(difference, 0.0, math.nan, math.nan, float(difference == 0.0))
-    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
-    t = difference / se
+    df, t = float(df), difference / se
     return WelchTest(difference, se, df, t, float(regularized_incomplete_beta(df / (df + t * t), df / 2.0, 0.5)))
 
 
@@ -116,11 +121,6 @@ def minimal_detectable_difference(se: float, df: float, alpha: float = 0.05, pow
         if not 0.0 < value < 1.0:
             raise ValueError(f"{name} must be in (0, 1), got {value!r}")
     return float((student_t_quantile(1.0 - alpha / 2.0, df) + student_t_quantile(power, df)) * se)
-
-
-def _mean_interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    half = student_t_quantile(0.5 + confidence / 2.0, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return float(values.mean()), float(values.mean() - half), float(values.mean() + half)
 
 
 @dataclass(frozen=True)
@@ -196,8 +196,8 @@ def _cell_scores(directory: str | os.PathLike, final_k: int, diverged: str) -> d
 def _cell_row(cell: tuple, metric: str, x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> dict[str, Any]:
     """One row of ``TwoSampleReport.table``: a cell's metric on both sides, the tests and the detectable difference."""
     test = welch_test(x, y)
-    mean_a, low_a, high_a = _mean_interval(x, settings["confidence"])
-    mean_b, low_b, high_b = _mean_interval(y, settings["confidence"])
+    mean_a, low_a, high_a = (float(v) for v in interval_estimate(x, "mean", "t", confidence=settings["confidence"]))
+    mean_b, low_b, high_b = (float(v) for v in interval_estimate(y, "mean", "t", confidence=settings["confidence"]))
     seed = bootstrap_seed(settings["seed"], metric, *cell)
     return {
         "env_id": cell[0],

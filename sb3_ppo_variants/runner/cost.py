@@ -47,6 +47,7 @@ def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str
     seconds: dict[tuple[str, str], float] = {}
     per_key: dict[str, tuple[float, float]] = {}
     first_use = True  # the first run in a process pays one-off costs (imports, allocator warm-up): run it twice
+    executor = Executor(workers=1)
     for config in {(c.env_id, c.variant): c for c in configs}.values():
         batched = experiment.engine != "sb3" and unsupported(config) is None
         key = _cost_key(config) + ("batched" if batched else "")
@@ -58,12 +59,12 @@ def estimate(experiment: Experiment, configs: list[RunConfig]) -> dict[tuple[str
             batch = [dataclasses.replace(calibration, run_id=f"{config.run_id}-{i}", seed=i) for i in range(n_runs)]
             engine = "batched" if batched else "sb3"
             if first_use:
-                list(Executor(workers=1).run(batch[:1], engine=engine))
+                list(executor.run(batch[:1], engine=engine))
                 first_use = False
             # The calibration runs in this process: its CPU time over its wall time is the share of a core it got, so a
             # busy machine does not inflate the estimate of a run that will have a core to itself
             cpu, wall = time.process_time(), time.perf_counter()
-            records_ = list(Executor(workers=1).run(batch, engine=engine, batch_runs=n_runs))
+            records_ = list(executor.run(batch, engine=engine, batch_runs=n_runs))
             share = min(1.0, (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9))
             status = records_[0].status
             per_eval = share * status["eval_time_s"] / max(len(records_[0].eval_rows), 1)
