@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import sync_envs_normalization
 
 from sb3_ppo_variants.base import DivergenceError, VariantPPO, finite_statistics_or_raise
 from sb3_ppo_variants.engine import checkpoint
+from sb3_ppo_variants.engine.envs import BatchedEnvs
 from sb3_ppo_variants.engine.policy import BatchedAdam, BatchedPolicy
 from sb3_ppo_variants.engine.update import Rollout, Services, make_groups, update
 from sb3_ppo_variants.runner.run import EVAL_SEED_OFFSET
@@ -189,50 +190,58 @@ def _bootstrap_truncations(batch: Batch, k: int, rewards: np.ndarray, dones: np.
 def _collect(batch: Batch) -> Buffers:
     """SB3's ``collect_rollouts`` for the K runs, with the runner's callbacks (evaluation, training episodes)."""
     runs, n_runs = batch.runs, len(batch.runs)
-    first_obs = runs[0].last_obs
+    envs = BatchedEnvs([run.env for run in runs])
+    last_obs = np.stack([run.last_obs for run in runs])
+    episode_starts = np.stack([run.episode_starts for run in runs])
     discrete = batch.policy.discrete
     action_shape = () if discrete else batch.action_space.shape
     buffers = Buffers(
-        np.zeros((n_runs, batch.n_steps, *first_obs.shape), dtype=np.float32),
+        np.zeros((n_runs, batch.n_steps, *last_obs.shape[1:]), dtype=np.float32),
         np.zeros((n_runs, batch.n_steps, batch.n_envs, *action_shape), dtype=np.int64 if discrete else np.float32),
         *(np.zeros((n_runs, batch.n_steps, batch.n_envs), dtype=np.float32) for _ in range(4)),
     )
     noise = _noise(batch)
     for step in range(batch.n_steps):
-        observations = batch.observations([run.last_obs for run in runs])
+        observations = th.as_tensor(last_obs, device=batch.device).float()
         with th.no_grad():
             output = batch.policy.action_output(observations)
             values = batch.policy.values(observations)
             actions = batch.policy.sample(output, noise[:, step])
             log_probs, _ = batch.policy.log_prob_entropy(batch.policy.distribution(output), actions)
         finite = th.isfinite(output).flatten(1).all(dim=1).tolist()
-        actions_np = actions.cpu().numpy()
-        env_actions = batch.env_actions(actions_np)
         for k, run in enumerate(runs):
-            if run.status["status"] != "ok":
-                continue
-            if not finite[k]:
+            if run.status["status"] == "ok" and not finite[k]:
                 _diverge(run, "action distribution (its parameters are not finite)", float("nan"), run.model.n_policy_updates)
+        active = [run.status["status"] == "ok" for run in runs]
+        actions_np = actions.cpu().numpy()
+        new_obs, rewards, dones, infos = envs.step(batch.env_actions(actions_np), active)
+        for k, run in enumerate(runs):
+            if not active[k]:
                 continue
-            new_obs, rewards, dones, infos = run.env.step(env_actions[k])
             run.num_timesteps += batch.n_envs
-            for info in infos:
+            for info in infos[k]:
                 if "episode" in info:
                     episode = info["episode"]
                     run.record.episode_rows.append(
                         {"timesteps": run.num_timesteps, "return": episode["r"], "length": episode["l"]}
                     )
-            _bootstrap_truncations(batch, k, rewards, dones, infos)
-            buffers.observations[k, step] = run.last_obs
-            buffers.rewards[k, step] = rewards
-            buffers.episode_starts[k, step] = run.episode_starts
-            run.last_obs, run.episode_starts = new_obs, dones
+            _bootstrap_truncations(batch, k, rewards[k], dones[k], infos[k])
+        buffers.observations[:, step] = last_obs
+        buffers.rewards[:, step] = rewards
+        buffers.episode_starts[:, step] = episode_starts
         buffers.actions[:, step] = actions_np
         buffers.values[:, step] = values.cpu().numpy()
         buffers.log_probs[:, step] = log_probs.cpu().numpy()
+        where = np.asarray(active).reshape(-1, *(1,) * (last_obs.ndim - 1))
+        last_obs = np.where(where, new_obs, last_obs)
+        episode_starts = np.where(where.reshape(-1, 1), dones, episode_starts)
         ok = [run for run in runs if run.status["status"] == "ok"]
         if ok and ok[0].num_timesteps >= ok[0].next_eval:
+            envs.sync()
             _evaluate(batch)
+    envs.sync()
+    for k, run in enumerate(runs):
+        run.last_obs, run.episode_starts = last_obs[k], episode_starts[k]
     return buffers
 
 
