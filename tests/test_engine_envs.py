@@ -82,3 +82,52 @@ def test_batched_envs_step_as_each_runs_vec_env(env_id: str, n_envs: int, normal
     batched.sync()
     for a, b in zip(expected, envs, strict=True):
         _same_statistics(a, b)
+
+
+def test_batched_adam_is_torchs_adam_for_each_run_bit_for_bit():
+    """Three runs' parameters stepped by one BatchedAdam equal three torch Adams, including a run masked out."""
+    import torch as th
+
+    from sb3_ppo_variants.engine.policy import BatchedAdam
+
+    generator = th.Generator().manual_seed(0)
+    shapes = [(3, 4, 5), (3, 4), (3, 1)]
+    stacked = [th.randn(shape, generator=generator).requires_grad_(True) for shape in shapes]
+    separate = [[param[k].detach().clone().requires_grad_(True) for param in stacked] for k in range(3)]
+    learning_rates = [3e-4, 1e-3, 2.5e-4]
+    adams = [th.optim.Adam(params, lr=lr, eps=1e-5) for params, lr in zip(separate, learning_rates, strict=True)]
+    batched = BatchedAdam(stacked, eps=1e-5)
+    for step in range(6):
+        grads = [th.randn(shape, generator=generator) for shape in shapes]
+        on = [True, step % 2 == 0, True]  # run 1 skips every other step: its moments and counts must not move
+        for param, grad in zip(stacked, grads, strict=True):
+            param.grad = grad.clone()
+        batched.step(stacked, learning_rates, [on] * len(stacked))
+        for k, (params, adam) in enumerate(zip(separate, adams, strict=True)):
+            if on[k]:
+                for param, grad in zip(params, grads, strict=True):
+                    param.grad = grad[k].clone()
+                adam.step()
+    for k in range(3):
+        for param, own in zip(stacked, separate[k], strict=True):
+            assert th.equal(param.detach()[k], own.detach())
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+def test_the_rollouts_log_prob_is_the_distributions(env_id: str):
+    import torch as th
+    from stable_baselines3 import PPO
+
+    from sb3_ppo_variants.engine.policy import BatchedPolicy
+
+    env = make_vec_env(env_id, n_envs=1, seed=0)
+    policy = BatchedPolicy(
+        [PPO("MlpPolicy", env, seed=seed, policy_kwargs={"log_std_init": -0.3 * seed}).policy for seed in (0, 1)]
+    )
+    observations = th.randn(2, 7, env.observation_space.shape[0], generator=th.Generator().manual_seed(1))
+    with th.no_grad():
+        output = policy.action_output(observations)
+        noise = th.rand(2, 7) if policy.discrete else th.randn(2, 7, 1)
+        actions = policy.sample(output, noise)
+        expected, _ = policy.log_prob_entropy(policy.distribution(output), actions)
+        assert th.equal(policy.log_prob(output, actions), expected)

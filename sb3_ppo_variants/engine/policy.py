@@ -184,6 +184,22 @@ class BatchedPolicy:
             return distribution.distribution.log_prob(actions), distribution.distribution.entropy()
         return distribution.distribution.log_prob(actions).sum(dim=-1), distribution.distribution.entropy().sum(dim=-1)
 
+    def log_prob(self, action_output: th.Tensor, actions: th.Tensor) -> th.Tensor:
+        """
+        log π(a|s) alone, as :meth:`log_prob_entropy` computes it (torch's operations, in its order) without building
+        distribution objects: the rollout's per-step call.
+
+        :param action_output: ``[K, M, ...]`` from :meth:`action_output`
+        :param actions: ``[K, M, action_dim]`` float, or ``[K, M]`` integer actions
+        :return: ``[K, M]``
+        """
+        if self.discrete:
+            log_pmf = action_output - action_output.logsumexp(dim=-1, keepdim=True)
+            return log_pmf.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+        scale = th.ones_like(action_output) * self.log_std.exp().unsqueeze(1)
+        log_prob = -((actions - action_output) ** 2) / (2 * scale**2) - scale.log() - math.log(math.sqrt(2 * math.pi))
+        return log_prob.sum(dim=-1)
+
     def sample(self, action_output: th.Tensor, noise: th.Tensor) -> th.Tensor:
         """
         Actions drawn with the runs' own noise: the Gaussian's mean + std * noise, or the categorical by inverse CDF.
@@ -257,31 +273,56 @@ class BatchedAdam:
         :param learning_rates: one per run
         :param active: per parameter, one flag per run: whether that run's parameter steps
         """
-        beta1, beta2 = self.betas
+        # the parameters that step, grouped by their runs' flags and step counts (usually one group): one set of
+        # foreach operations per group, each the operation torch's Adam applies to every parameter
+        groups: dict[tuple[tuple[bool, ...], tuple[int, ...]], list[int]] = {}
+        for index, (param, on) in enumerate(zip(parameters, active, strict=True)):
+            if param.grad is None or not any(on):  # as torch's Adam: a parameter without a gradient is left alone
+                continue
+            self.steps[index] = [step + bool(flag) for step, flag in zip(self.steps[index], on, strict=True)]
+            groups.setdefault((tuple(on), tuple(self.steps[index])), []).append(index)
         with th.no_grad():
-            for index, (param, exp_avg, exp_avg_sq) in enumerate(zip(parameters, self.exp_avg, self.exp_avg_sq, strict=True)):
-                grad, on = param.grad, active[index]
-                if grad is None or not any(on):  # as torch's Adam: a parameter without a gradient is left alone
-                    continue
-                steps = self.steps[index] = [step + bool(flag) for step, flag in zip(self.steps[index], on, strict=True)]
-                # as torch's Adam: bias corrections in double precision from the step count
-                step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, steps, strict=True)]
-                correction = [math.sqrt(1 - beta2**step) if step else 1.0 for step in steps]
-                shape = (-1,) + (1,) * (param.dim() - 1)
-                new_exp_avg = exp_avg.lerp(grad, 1 - beta1)
-                new_exp_avg_sq = exp_avg_sq * beta2 + (1 - beta2) * grad * grad
-                size = th.tensor(step_size, dtype=param.dtype, device=param.device).view(shape)
-                bias = th.tensor(correction, dtype=param.dtype, device=param.device).view(shape)
-                update = size * new_exp_avg / (new_exp_avg_sq.sqrt() / bias).add_(self.eps)
-                if all(on):
-                    exp_avg.copy_(new_exp_avg)
-                    exp_avg_sq.copy_(new_exp_avg_sq)
-                    param.add_(update)
-                else:
-                    mask = th.tensor(on, device=param.device).view(shape)
-                    exp_avg.copy_(th.where(mask, new_exp_avg, exp_avg))
-                    exp_avg_sq.copy_(th.where(mask, new_exp_avg_sq, exp_avg_sq))
-                    param.add_(th.where(mask, update, th.zeros_like(update)))
+            for (on, steps), indices in groups.items():
+                self._step_group([parameters[i] for i in indices], indices, learning_rates, on, steps)
+
+    def _step_group(
+        self, parameters: list[th.Tensor], indices: list[int], learning_rates: list[float], on: tuple[bool, ...], steps: tuple
+    ) -> None:
+        beta1, beta2 = self.betas
+        first = parameters[0]
+        # as torch's Adam: bias corrections in double precision from the step count
+        step_size = [-lr / (1 - beta1**step) if step else 0.0 for lr, step in zip(learning_rates, steps, strict=True)]
+        correction = [math.sqrt(1 - beta2**step) if step else 1.0 for step in steps]
+        size = th.tensor(step_size, dtype=first.dtype, device=first.device)
+        bias = th.tensor(correction, dtype=first.dtype, device=first.device)
+
+        def per_run(values: th.Tensor, param: th.Tensor) -> th.Tensor:
+            return values.view((-1,) + (1,) * (param.dim() - 1)).expand_as(param)
+
+        grads = [param.grad for param in parameters]
+        exp_avg = [self.exp_avg[i] for i in indices]
+        exp_avg_sq = [self.exp_avg_sq[i] for i in indices]
+        new_exp_avg = th._foreach_lerp(exp_avg, grads, 1 - beta1)
+        new_exp_avg_sq = th._foreach_add(
+            th._foreach_mul(exp_avg_sq, beta2), th._foreach_mul(th._foreach_mul(grads, 1 - beta2), grads)
+        )
+        denominator = th._foreach_div(th._foreach_sqrt(new_exp_avg_sq), [per_run(bias, param) for param in parameters])
+        th._foreach_add_(denominator, self.eps)
+        numerator = th._foreach_mul([per_run(size, param) for param in parameters], new_exp_avg)
+        update = th._foreach_div(numerator, denominator)
+        if all(on):
+            th._foreach_copy_(exp_avg, new_exp_avg)
+            th._foreach_copy_(exp_avg_sq, new_exp_avg_sq)
+            th._foreach_add_(parameters, update)
+            return
+        mask = th.tensor(on, device=first.device)
+        for param, state, new, state_sq, new_sq, step in zip(
+            parameters, exp_avg, new_exp_avg, exp_avg_sq, new_exp_avg_sq, update, strict=True
+        ):
+            where = per_run(mask, param)
+            state.copy_(th.where(where, new, state))
+            state_sq.copy_(th.where(where, new_sq, state_sq))
+            param.add_(th.where(where, step, th.zeros_like(step)))
 
     def select(self, keep: th.Tensor) -> None:
         """

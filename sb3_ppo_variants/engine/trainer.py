@@ -207,7 +207,7 @@ def _collect(batch: Batch) -> Buffers:
             output = batch.policy.action_output(observations)
             values = batch.policy.values(observations)
             actions = batch.policy.sample(output, noise[:, step])
-            log_probs, _ = batch.policy.log_prob_entropy(batch.policy.distribution(output), actions)
+            log_probs = batch.policy.log_prob(output, actions)
         finite = th.isfinite(output).flatten(1).all(dim=1).tolist()
         for k, run in enumerate(runs):
             if run.status["status"] == "ok" and not finite[k]:
