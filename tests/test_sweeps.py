@@ -73,6 +73,26 @@ def test_a_random_search_draws_reproducibly_from_its_seed(tmp_path):
     assert [c.sweep for c in plan(load_experiment(path))[::2]] != swept
 
 
+def test_a_random_search_never_plans_a_configuration_twice(tmp_path, capsys):
+    # pg's axes are a list and a choice, 2 x 3 = 6 combinations: 12 draws of them repeated some (each run 2 or 3 times)
+    variants = (
+        "[variants.clip.sweep]\nclip_range = { uniform = [0.1, 0.3] }\n"
+        "[variants.pg.sweep]\nlearning_rate = [1e-3, 3e-3]\nn_epochs = { choice = [1, 2, 3] }\n"
+    )
+    path = write(tmp_path, variants, extra="sweep_samples = 12\nsweep_seed = 0")
+    experiment = load_experiment(path)
+    configs = plan(experiment)
+    assert len({c.run_id for c in configs}) == len(configs) == experiment.n_runs == (12 + 6) * 2
+    pg = {(c.sweep["learning_rate"], c.sweep["n_epochs"]) for c in configs if c.variant == "pg"}
+    assert pg == {(rate, epochs) for rate in (1e-3, 3e-3) for epochs in (1, 2, 3)}
+    assert main(["list", str(path), "--no-estimate"]) == 0
+    assert "6 configurations x 2 seeds = 12 runs" in capsys.readouterr().out
+    # fewer samples than combinations: that many distinct ones, the first draws kept
+    axes = {key: parse_axis(key, list(range(3))) for key in "ab"}
+    draws = list(expand(axes, samples=5))
+    assert len({(d["a"], d["b"]) for d in draws}) == 5 and draws[:2] == list(expand(axes, samples=2))
+
+
 def test_axes_expand_as_documented():
     axes = {"b": parse_axis("b", [1, 2]), "a": parse_axis("a", ["x", "y", "z"])}
     assert list(expand(axes)) == [{"a": a, "b": b} for a in "xyz" for b in (1, 2)]

@@ -192,7 +192,8 @@ class Experiment:
 
         :param env: an environment of the experiment
         :param variant: a variant entry of the experiment
-        :return: 1 without sweep axes, else the grid's size or ``sweep_samples``
+        :return: 1 without sweep axes, else the grid's size or ``sweep_samples`` (at most the grid's size when every axis
+            is a list or a ``choice``: a random search draws no configuration twice)
         """
         axes = {**env.sweep, **variant.sweep}
         return sweep_size(axes, self.sweep_samples if axes else None)

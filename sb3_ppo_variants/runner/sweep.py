@@ -3,7 +3,7 @@ Sweeps: hyperparameter axes in an experiment file, expanded into ordinary run co
 
 ```toml
 [experiment]
-sweep_samples = 20            # random search: 20 configurations per (environment, variant); without it, a grid
+sweep_samples = 20            # random search: 20 distinct configurations per (environment, variant); without it, a grid
 sweep_seed = 0                # the draws' seed, required with sweep_samples
 search = "tpe"                # instead: sweep_samples trials of Optuna's TPE (a tune file; runner.optuna_search)
 
@@ -125,11 +125,16 @@ def sweep_size(axes: Mapping[str, Axis], samples: int | None = None) -> int:
 
     :param axes: key -> axis
     :param samples: number of random configurations, or None for the grid
-    :return: the product of the axes' lengths for a grid, ``samples`` for a random search, 1 without axes
+    :return: 1 without axes; for a grid, the product of the axes' lengths; for a random search, ``samples``, or the
+        grid's size when every axis is a list or a ``choice`` and their combinations are fewer (no draw is repeated)
     """
     if not axes:
         return 1
-    return samples if samples is not None else math.prod(len(axis.values) for axis in axes.values())
+    discrete = all(axis.values is not None for axis in axes.values())
+    grid = math.prod(len(axis.values) for axis in axes.values()) if discrete else None
+    if samples is None:
+        return grid
+    return samples if grid is None else min(samples, grid)
 
 
 def expand(
@@ -137,7 +142,8 @@ def expand(
 ) -> Iterator[dict[str, Any]]:
     """
     The swept values of every configuration, one at a time: the grid (cartesian product, keys in sorted order, values in
-    file order), or ``samples`` random draws. Lazy, so that a sweep's size (``sweep_size``) is checked before it is built.
+    file order), or the ``sweep_size`` distinct configurations of a random search, drawn in turn with a draw that repeats
+    an earlier one skipped (a run is never planned twice). Lazy, so that a sweep's size is checked before it is built.
 
     :param axes: key -> axis
     :param samples: number of random configurations, or None for the grid
@@ -151,5 +157,11 @@ def expand(
             yield dict(zip(names, values, strict=True))
         return
     rng = np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
-    for _ in range(samples):
-        yield {name: axes[name].draw(rng) for name in names}
+    size = sweep_size(axes, samples)
+    seen: set[str] = set()
+    while len(seen) < size:
+        swept = {name: axes[name].draw(rng) for name in names}
+        text = json.dumps(swept, sort_keys=True)
+        if text not in seen:
+            seen.add(text)
+            yield swept
