@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.fileio import write_atomic
+from sb3_ppo_variants.validation import is_integer, is_number
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -200,12 +201,11 @@ def write_record(
 
 
 def _count(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+    return is_integer(value) and value >= 0
 
 
 def _seconds(value: object) -> bool:
-    number = not isinstance(value, bool) and isinstance(value, int | float)
-    return value is None or (number and math.isfinite(value) and value >= 0)
+    return value is None or (is_number(value) and math.isfinite(value) and value >= 0)
 
 
 # The keys of status.json besides ``status``, with what each may hold

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sb3_ppo_variants.runner.resolve import canonical
+from sb3_ppo_variants.validation import is_number
 
 __all__ = ["DISTRIBUTIONS", "Axis", "expand", "parse_axis", "sweep_size"]
 
@@ -72,10 +73,6 @@ class Axis:
         return float(rng.uniform(low, high))
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def parse_axis(key: str, value: Any) -> Axis:
     """
     Read one axis as written in a ``sweep`` table.
@@ -97,7 +94,8 @@ def parse_axis(key: str, value: Any) -> Axis:
         if not isinstance(arguments, list):
             raise ValueError(f"sweep axis {key!r}: choice must be a non-empty list of values, got {arguments!r}")
         return Axis(key, values=_distinct(key, arguments), distribution="choice")
-    if not (isinstance(arguments, list) and len(arguments) == 2 and all(_number(bound) for bound in arguments)):
+    finite = isinstance(arguments, list) and all(is_number(bound) and math.isfinite(bound) for bound in arguments)
+    if not (finite and len(arguments) == 2):
         raise ValueError(f"sweep axis {key!r}: {distribution} must be [low, high], two finite numbers, got {arguments!r}")
     low, high = (float(bound) for bound in arguments)
     if low >= high:
