@@ -85,3 +85,27 @@ def test_training_episodes_match_a_monitor_logged_run(tmp_path):
     assert list(written.columns) == ["timesteps", "return", "length"]
     assert sorted(written.itertuples(index=False, name=None)) == sorted(expected)
     assert len(records.load_records(out).episodes) == len(expected)
+
+
+def test_run_record_status_constructors_write_status_json_keys_in_order():
+    record = records.RunRecord(config={"run_id": "CartPole-v1__clip__seed0"})
+    record.finish(records.RunRecord.outcome("diverged", "loss is nan", 3), timesteps=8, wall_time_s=1.5, eval_time_s=0.5)
+    assert list(record.status.items()) == [
+        ("status", "diverged"),
+        ("error", "loss is nan"),
+        ("diverged_at_update", 3),
+        ("timesteps", 8),
+        ("wall_time_s", 1.5),
+        ("eval_time_s", 0.5),
+    ]
+    assert records.RunRecord.outcome() == {"status": "ok", "error": None, "diverged_at_update": None}
+    failed = record.failed("worker process died")
+    assert (failed.config, failed.eval_rows) == (record.config, [])
+    assert failed.status == {
+        "status": "failed",
+        "error": "worker process died",
+        "diverged_at_update": None,
+        "timesteps": 0,
+        "wall_time_s": None,
+        "eval_time_s": None,
+    }
