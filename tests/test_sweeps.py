@@ -9,6 +9,7 @@ from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.records import config_id
 from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, tune_experiment
+from sb3_ppo_variants.runner.driver import load_checked
 from sb3_ppo_variants.runner.sweep import expand, parse_axis
 
 HEADER = """
@@ -91,6 +92,20 @@ def test_a_random_search_never_plans_a_configuration_twice(tmp_path, capsys):
     axes = {key: parse_axis(key, list(range(3))) for key in "ab"}
     draws = list(expand(axes, samples=5))
     assert len({(d["a"], d["b"]) for d in draws}) == 5 and draws[:2] == list(expand(axes, samples=2))
+
+
+def test_load_checked_refuses_a_file_its_command_does_not_take(tmp_path):
+    plain = write(tmp_path, "[variants.clip]\n")
+    assert load_checked(plain, yes=False, command="run").seeds == (0, 1)
+    with pytest.raises(ValueError, match=r"tune needs \[experiment\] tuning_seeds and evaluation_seeds, not seeds"):
+        load_checked(plain, yes=False, command="tune")
+    with pytest.raises(ValueError, match=r"command must be one of \('run', 'tune'\) or None, got 'list'"):
+        load_checked(plain, yes=False, command="list")
+    (tmp_path / "tune").mkdir()
+    tune = write(tmp_path / "tune", "[variants.clip]\n", seeds="tuning_seeds = [0]\nevaluation_seeds = [1]")
+    assert load_checked(tune, yes=False).evaluation_seeds == (1,)
+    with pytest.raises(ValueError, match=r"is a tune file .*'ppo-variants tune' runs its two stages"):
+        load_checked(tune, yes=False, command="run")
 
 
 def test_axes_expand_as_documented():
