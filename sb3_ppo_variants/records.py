@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sb3_ppo_variants.fileio import write_atomic
+from sb3_ppo_variants.validation import is_integer, is_number
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -200,12 +201,11 @@ def write_record(
 
 
 def _count(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and value >= 0
+    return is_integer(value) and value >= 0
 
 
 def _seconds(value: object) -> bool:
-    number = not isinstance(value, bool) and isinstance(value, int | float)
-    return value is None or (number and math.isfinite(value) and value >= 0)
+    return value is None or (is_number(value) and math.isfinite(value) and value >= 0)
 
 
 # The keys of status.json besides ``status``, with what each may hold
@@ -668,6 +668,29 @@ class RunRecord:
         """The run's id, also its directory name."""
         return self.config["run_id"]
 
+    @staticmethod
+    def outcome(status: str = "ok", error: str | None = None, diverged_at_update: int | None = None) -> dict[str, Any]:
+        """
+        How a run ended, the first keys of its status.json (``finish`` adds its steps and times).
+
+        :param status: one of ``FINAL_STATUSES``
+        :param error: what went wrong, for a diverged or failed run
+        :param diverged_at_update: the policy update at which a diverged run stopped
+        :return: ``{"status", "error", "diverged_at_update"}``
+        """
+        return {"status": status, "error": error, "diverged_at_update": diverged_at_update}
+
+    def finish(self, outcome: dict[str, Any], timesteps: int, wall_time_s: float | None, eval_time_s: float | None) -> None:
+        """
+        Set this run's status: its ``outcome`` and how far and how long it ran.
+
+        :param outcome: ``RunRecord.outcome(...)``
+        :param timesteps: environment steps trained
+        :param wall_time_s: seconds the run took, None when it was never executed
+        :param eval_time_s: seconds of it spent evaluating, None when it was never executed
+        """
+        self.status = {**outcome, "timesteps": timesteps, "wall_time_s": wall_time_s, "eval_time_s": eval_time_s}
+
     def failed(self, error: str) -> "RunRecord":
         """
         The ``failed`` record of this run when it could not be executed (e.g. its worker process died): its config,
@@ -676,8 +699,9 @@ class RunRecord:
         :param error: what happened
         :return: the record
         """
-        status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
-        return RunRecord(config=self.config, status={**status, "wall_time_s": None, "eval_time_s": None})
+        record = RunRecord(config=self.config)
+        record.finish(RunRecord.outcome("failed", error), timesteps=0, wall_time_s=None, eval_time_s=None)
+        return record
 
 
 def save(directory: str | os.PathLike, record: RunRecord) -> Path:

@@ -17,13 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_record_format_needs_neither_torch_nor_sb3():
-    for module in ("records.py", "fileio.py"):
+    for module in ("records.py", "fileio.py", "validation.py"):
         for node in ast.walk(ast.parse((ROOT / "sb3_ppo_variants" / module).read_text())):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:
                     assert name.split(".")[0] not in {"torch", "stable_baselines3", "gymnasium"}, f"{module} imports {name}"
-                    assert not name.startswith("sb3_ppo_variants") or name == "sb3_ppo_variants.fileio", name
+                    assert not name.startswith("sb3_ppo_variants") or name in (
+                        "sb3_ppo_variants.fileio",
+                        "sb3_ppo_variants.validation",
+                    ), name
 
 
 def test_write_and_read_back(tmp_path):
@@ -82,3 +85,27 @@ def test_training_episodes_match_a_monitor_logged_run(tmp_path):
     assert list(written.columns) == ["timesteps", "return", "length"]
     assert sorted(written.itertuples(index=False, name=None)) == sorted(expected)
     assert len(records.load_records(out).episodes) == len(expected)
+
+
+def test_run_record_status_constructors_write_status_json_keys_in_order():
+    record = records.RunRecord(config={"run_id": "CartPole-v1__clip__seed0"})
+    record.finish(records.RunRecord.outcome("diverged", "loss is nan", 3), timesteps=8, wall_time_s=1.5, eval_time_s=0.5)
+    assert list(record.status.items()) == [
+        ("status", "diverged"),
+        ("error", "loss is nan"),
+        ("diverged_at_update", 3),
+        ("timesteps", 8),
+        ("wall_time_s", 1.5),
+        ("eval_time_s", 0.5),
+    ]
+    assert records.RunRecord.outcome() == {"status": "ok", "error": None, "diverged_at_update": None}
+    failed = record.failed("worker process died")
+    assert (failed.config, failed.eval_rows) == (record.config, [])
+    assert failed.status == {
+        "status": "failed",
+        "error": "worker process died",
+        "diverged_at_update": None,
+        "timesteps": 0,
+        "wall_time_s": None,
+        "eval_time_s": None,
+    }

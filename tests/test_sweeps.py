@@ -9,6 +9,7 @@ from sb3_ppo_variants.cli import main
 from sb3_ppo_variants.engine import plan_batches
 from sb3_ppo_variants.records import config_id
 from sb3_ppo_variants.runner import SpecError, check_experiment, load_experiment, plan, run_experiment, tune_experiment
+from sb3_ppo_variants.runner.driver import load_checked
 from sb3_ppo_variants.runner.sweep import expand, parse_axis
 
 HEADER = """
@@ -71,6 +72,40 @@ def test_a_random_search_draws_reproducibly_from_its_seed(tmp_path):
     assert [c.sweep for c in plan(load_experiment(path))[::2]] == swept  # same file, same draws
     path.write_text(path.read_text().replace("sweep_seed = 7", "sweep_seed = 8"))
     assert [c.sweep for c in plan(load_experiment(path))[::2]] != swept
+
+
+def test_a_random_search_never_plans_a_configuration_twice(tmp_path, capsys):
+    # pg's axes are a list and a choice, 2 x 3 = 6 combinations: 12 draws of them repeated some (each run 2 or 3 times)
+    variants = (
+        "[variants.clip.sweep]\nclip_range = { uniform = [0.1, 0.3] }\n"
+        "[variants.pg.sweep]\nlearning_rate = [1e-3, 3e-3]\nn_epochs = { choice = [1, 2, 3] }\n"
+    )
+    path = write(tmp_path, variants, extra="sweep_samples = 12\nsweep_seed = 0")
+    experiment = load_experiment(path)
+    configs = plan(experiment)
+    assert len({c.run_id for c in configs}) == len(configs) == experiment.n_runs == (12 + 6) * 2
+    pg = {(c.sweep["learning_rate"], c.sweep["n_epochs"]) for c in configs if c.variant == "pg"}
+    assert pg == {(rate, epochs) for rate in (1e-3, 3e-3) for epochs in (1, 2, 3)}
+    assert main(["list", str(path), "--no-estimate"]) == 0
+    assert "6 configurations x 2 seeds = 12 runs" in capsys.readouterr().out
+    # fewer samples than combinations: that many distinct ones, the first draws kept
+    axes = {key: parse_axis(key, list(range(3))) for key in "ab"}
+    draws = list(expand(axes, samples=5))
+    assert len({(d["a"], d["b"]) for d in draws}) == 5 and draws[:2] == list(expand(axes, samples=2))
+
+
+def test_load_checked_refuses_a_file_its_command_does_not_take(tmp_path):
+    plain = write(tmp_path, "[variants.clip]\n")
+    assert load_checked(plain, yes=False, command="run").seeds == (0, 1)
+    with pytest.raises(ValueError, match=r"tune needs \[experiment\] tuning_seeds and evaluation_seeds, not seeds"):
+        load_checked(plain, yes=False, command="tune")
+    with pytest.raises(ValueError, match=r"command must be one of \('run', 'tune'\) or None, got 'list'"):
+        load_checked(plain, yes=False, command="list")
+    (tmp_path / "tune").mkdir()
+    tune = write(tmp_path / "tune", "[variants.clip]\n", seeds="tuning_seeds = [0]\nevaluation_seeds = [1]")
+    assert load_checked(tune, yes=False).evaluation_seeds == (1,)
+    with pytest.raises(ValueError, match=r"is a tune file .*'ppo-variants tune' runs its two stages"):
+        load_checked(tune, yes=False, command="run")
 
 
 def test_axes_expand_as_documented():

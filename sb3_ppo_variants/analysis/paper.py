@@ -426,6 +426,11 @@ def build_table1(
 
 def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
     """Table 1 in the paper's layout, the raw per-task scores, the runs not scored in full."""
+    return _table1_table(report), _per_task_table(report), _problems_table(report)
+
+
+def _table1_table(report: Table1Report) -> TextTable:
+    """Table 1 in the paper's layout: per setting, our scores beside the paper's."""
     confidence = percent(report.settings.get("confidence", 0.95))
     reference = report.settings.get("reference")
     table1 = report.table1
@@ -440,6 +445,26 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
             "runs": table1["n_runs"].map(number),
         }
     )
+    return TextTable(
+        "Table 1",
+        "The PPO paper's Table 1 layout: per setting, the mean over tasks of the mean normalised score of its runs "
+        f"(random policy 0, best setting of the task 1), with a {confidence}% CI over tasks and seeds, beside "
+        "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps). The best setting of each task is chosen on the same "
+        "seeds that are scored, so its score is 1 by construction and the scale favours it (a maximum of noisy "
+        "means is biased up, which pulls every other setting's normalised score down)"
+        + (
+            f"; the column {reference} = 1 normalises each task by {reference}, a setting fixed in advance, so the "
+            "difference between the two columns shows the size of that bias."
+            if reference is not None
+            else "."
+        ),
+        main if reference is not None else main.drop(columns=[f"{reference} = 1 [{confidence}% CI]"]),
+    )
+
+
+def _per_task_table(report: Table1Report) -> TextTable:
+    """The raw per-task scores: returns over seeds, normalised, beside the random policy and published PPO."""
+    reference = report.settings.get("reference")
     per_task = report.per_task
     raw = pd.DataFrame(
         {
@@ -455,37 +480,24 @@ def _text_tables(report: Table1Report) -> tuple[TextTable, ...]:
             "published PPO at 1M": per_task["published_1m"].map(lambda value: "" if pd.isna(value) else number(value)),
         }
     )
+    return TextTable(
+        "Per-task returns",
+        "Mean return of the last training episodes of each run: mean and std over seeds; their mean normalised by the "
+        "task's best setting"
+        + (f" and by {reference}" if reference is not None else "")
+        + f"; beside {PUBLISHED_SETTING}, OpenAI Baselines' ppo2 after 1M steps in its MuJoCo benchmark (older task "
+        "versions than v5).",
+        raw if reference is not None else raw.drop(columns=[f"{reference} = 1"]),
+    )
+
+
+def _problems_table(report: Table1Report) -> TextTable:
+    """The runs not scored in full, with their problem."""
     problems = report.problems.rename(columns={"run_id": "run", "env_id": "task"})[["run", "problem"]]
-    return (
-        TextTable(
-            "Table 1",
-            "The PPO paper's Table 1 layout: per setting, the mean over tasks of the mean normalised score of its runs "
-            f"(random policy 0, best setting of the task 1), with a {confidence}% CI over tasks and seeds, beside "
-            "the paper's (7 MuJoCo-v1 tasks x 3 seeds, 1M steps). The best setting of each task is chosen on the same "
-            "seeds that are scored, so its score is 1 by construction and the scale favours it (a maximum of noisy "
-            "means is biased up, which pulls every other setting's normalised score down)"
-            + (
-                f"; the column {reference} = 1 normalises each task by {reference}, a setting fixed in advance, so the "
-                "difference between the two columns shows the size of that bias."
-                if reference is not None
-                else "."
-            ),
-            main if reference is not None else main.drop(columns=[f"{reference} = 1 [{confidence}% CI]"]),
-        ),
-        TextTable(
-            "Per-task returns",
-            "Mean return of the last training episodes of each run: mean and std over seeds; their mean normalised by the "
-            "task's best setting"
-            + (f" and by {reference}" if reference is not None else "")
-            + f"; beside {PUBLISHED_SETTING}, OpenAI Baselines' ppo2 after 1M steps in its MuJoCo benchmark (older task "
-            "versions than v5).",
-            raw if reference is not None else raw.drop(columns=[f"{reference} = 1"]),
-        ),
-        TextTable(
-            "Runs not scored in full",
-            "Runs left out, diverged, or with fewer training episodes than the score averages.",
-            problems,
-        ),
+    return TextTable(
+        "Runs not scored in full",
+        "Runs left out, diverged, or with fewer training episodes than the score averages.",
+        problems,
     )
 
 

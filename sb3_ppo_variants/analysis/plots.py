@@ -20,8 +20,8 @@ from sb3_ppo_variants.analysis.formatting import method_name
 from sb3_ppo_variants.analysis.paper import Table1Report
 from sb3_ppo_variants.analysis.report import Report
 from sb3_ppo_variants.analysis.sweep_report import SweepReport
-from sb3_ppo_variants.analysis.sweeps import is_number
 from sb3_ppo_variants.fileio import atomic_open
+from sb3_ppo_variants.validation import is_number
 
 FIGURE_WIDTH = 9.0
 DPI = 110

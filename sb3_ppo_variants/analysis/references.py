@@ -51,7 +51,9 @@ def measure_random_score(env_id: str, episodes: int = 100) -> dict[str, Any]:
     import gymnasium as gym
     import numpy as np
 
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+    from sb3_ppo_variants.validation import is_integer
+
+    if not is_integer(episodes) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     env = gym.make(env_id)
     env.action_space.seed(0)
@@ -70,7 +72,7 @@ def measure_random_score(env_id: str, episodes: int = 100) -> dict[str, Any]:
     return {
         "mean": float(np.mean(returns)),
         "std": float(np.std(returns)),
-        "episodes": episodes,
+        "episodes": int(episodes),
         "gymnasium": gym.__version__,
         "protocol": RANDOM_POLICY_PROTOCOL,
     }

@@ -32,6 +32,7 @@ import pandas as pd
 
 from sb3_ppo_variants.analysis import metrics
 from sb3_ppo_variants.records import COMPLETED, RecordTables
+from sb3_ppo_variants.validation import is_integer
 
 __all__ = [
     "CURVE_SCORES",
@@ -166,7 +167,7 @@ def group_curves(records: RecordTables, by: Sequence[str] = ("env_id", "label"),
 
 
 def _check_positive_int(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 

@@ -34,6 +34,7 @@ from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES
 from sb3_ppo_variants.analysis.stats import SEED_SUMMARIES, bootstrap_seed, iqm, stratified_bootstrap_ci
 from sb3_ppo_variants.records import RecordTables, load_records
+from sb3_ppo_variants.validation import is_number
 
 __all__ = [
     "NEAR_BEST",
@@ -42,7 +43,6 @@ __all__ = [
     "best_configurations",
     "configuration_intervals",
     "configuration_scores",
-    "is_number",
     "robustness",
     "run_scores",
     "select_configurations",
@@ -295,16 +295,6 @@ def selection_bias(
     return pd.DataFrame(rows).reindex(
         columns=["env_id", "variant", "config_id", "label", *BIAS_COLUMNS, "n_tuning_runs", "n_fresh_runs"]
     )
-
-
-def is_number(value: object) -> bool:
-    """
-    Whether a swept value is a number (an int or a float, not a bool).
-
-    :param value: a swept value
-    :return: whether it is a number
-    """
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _value_order(values: Sequence[object]) -> list[int]:

@@ -23,6 +23,7 @@ from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, plan_batches, run_task
 from sb3_ppo_variants.records import RunRecord
 from sb3_ppo_variants.runner.plan import RunConfig
 from sb3_ppo_variants.runner.run import start_record
+from sb3_ppo_variants.validation import is_integer
 
 Task = tuple[list[RunConfig], str, str | None]
 """Runs executed together by one worker (a batch of the engine, or one run), the engine setting, the checkpoint dir."""
@@ -240,7 +241,7 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> Non
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not is_integer(workers) or workers < 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if address is not None and backend != "ray":
         raise ValueError("address is only used by backend 'ray'")

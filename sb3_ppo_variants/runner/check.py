@@ -76,13 +76,8 @@ def _check_configurations(experiment: Experiment, env: EnvSpec, variant: Variant
     base = variant.hyperparameters(env)
     axes = {**env.sweep, **variant.sweep}
     built: set[str] = set()
-    seen: set[str] = set()
     for swept in expand(axes, experiment.sweep_samples if axes else None, experiment.sweep_seed, (env.env_id, variant.name)):
         hyperparameters = {**base, **swept}
-        resolved = json.dumps({key: canonical(key, value) for key, value in hyperparameters.items()}, sort_keys=True)
-        if resolved in seen:
-            continue
-        seen.add(resolved)
         where = f"{experiment.path}: [envs.{env.env_id}] with [variants.{variant.name}]"
         where += "".join(f" with {key} = {value!r}" for key, value in swept.items())
         kwargs = algo_kwargs(hyperparameters)

@@ -28,6 +28,7 @@ from sb3_ppo_variants.runner.check import check_experiment
 from sb3_ppo_variants.runner.resolve import ACTIVATIONS
 from sb3_ppo_variants.runner.spec import RUN_KEYS, algo_arguments, load_experiment
 from sb3_ppo_variants.runner.tune import toml_key, toml_table
+from sb3_ppo_variants.validation import is_integer
 
 EVALUATIONS = 20
 PPO_N_STEPS = inspect.signature(PPO.__init__).parameters["n_steps"].default
@@ -242,7 +243,7 @@ def prepare_comparison(
     """
     names = parse_variants(variants)
     check_env(env_id)
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+    if not is_integer(seeds) or seeds < 1:
         raise ValueError(f"--seeds must be a positive number of seeds, got {seeds!r}")
     steps = parse_timesteps(timesteps)
     defaults = env_defaults(env_id)

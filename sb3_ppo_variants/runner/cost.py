@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sb3_ppo_variants.engine import plan_batches, unsupported
 from sb3_ppo_variants.runner.backends import Executor, check_backend, local_workers
-from sb3_ppo_variants.runner.check import check_experiment
-from sb3_ppo_variants.runner.plan import MAX_RUNS_WITHOUT_YES, RunConfig, check_size, plan, stage_two_runs
+from sb3_ppo_variants.runner.driver import load_checked
+from sb3_ppo_variants.runner.plan import MAX_RUNS_WITHOUT_YES, RunConfig, plan
 from sb3_ppo_variants.runner.progress import duration
-from sb3_ppo_variants.runner.spec import Experiment, load_experiment
+from sb3_ppo_variants.runner.spec import Experiment
 
 
 def _seeds(seeds: Sequence[int]) -> str:
@@ -124,9 +124,7 @@ def describe_plan(
     :return: the text
     """
     check_backend("local", workers, None)
-    experiment = load_experiment(experiment_file)
-    check_size(experiment.n_runs + stage_two_runs(experiment), yes=True)
-    check_experiment(experiment)
+    experiment = load_checked(experiment_file, yes=True)
     configs = plan(experiment, only)
     workers = local_workers(workers)
     per_run = estimate(experiment, configs) if calibrate and configs else {}

@@ -21,6 +21,37 @@ from sb3_ppo_variants.runner.tune import write_selected
 
 # The key of the counts of ``run_experiment`` for the planned runs recorded as failed before and not run again
 FAILED_EARLIER = "failed earlier"
+COMMANDS = ("run", "tune")
+
+
+def load_checked(
+    experiment_file: str | Path, yes: bool, command: str | None = None, only: str | Sequence[str] | None = None
+) -> Experiment:
+    """
+    Load an experiment and check it before any run starts: that ``command`` takes it, its size (``check_size``, counted
+    before anything is expanded), then every configuration (``check_experiment``, the dry run).
+
+    :param experiment_file: the TOML experiment file
+    :param yes: the user confirmed a plan of more than ``MAX_RUNS_WITHOUT_YES`` runs
+    :param command: ``run`` (a plain file), ``tune`` (a tune file, whose TPE search takes no ``only``), or None for both
+    :param only: the ``--only`` patterns of ``tune``
+    :return: the experiment
+    :raises ValueError: naming what is wrong
+    """
+    if command is not None and command not in COMMANDS:
+        raise ValueError(f"command must be one of {COMMANDS} or None, got {command!r}")
+    experiment = load_experiment(experiment_file)
+    if command == "run" and experiment.is_tune:
+        raise ValueError(
+            f"{experiment_file} is a tune file (tuning_seeds and evaluation_seeds): 'ppo-variants tune' runs its two stages"
+        )
+    if command == "tune" and not experiment.is_tune:
+        raise ValueError(f"{experiment_file}: tune needs [experiment] tuning_seeds and evaluation_seeds, not seeds")
+    if command == "tune" and experiment.search == "tpe":
+        optuna_search.check_options(only)
+    check_size(experiment.n_runs + stage_two_runs(experiment), yes)
+    check_experiment(experiment)
+    return experiment
 
 
 def _run_plan(
@@ -82,14 +113,7 @@ def run_experiment(
     """
     with contextlib.ExitStack() as stack:
         executor = stack.enter_context(Executor(backend, workers, address))
-        experiment = load_experiment(experiment_file)
-        if experiment.is_tune:
-            raise ValueError(
-                f"{experiment_file} is a tune file (tuning_seeds and evaluation_seeds): 'ppo-variants tune' runs its two "
-                "stages"
-            )
-        check_size(experiment.n_runs, yes)
-        check_experiment(experiment)
+        experiment = load_checked(experiment_file, yes, "run")
         configs = plan(experiment, only)
         plan_batches(configs, experiment.engine, experiment.batch_runs)  # a run the engine cannot serve: refused now
         directory = stack.enter_context(locked(claim(out if out is not None else Path("runs") / experiment.name, "run")))
@@ -138,13 +162,7 @@ def tune_experiment(
     counts: dict[str, Counter[str]] = {TUNING_DIR: Counter(), EVALUATION_DIR: Counter()}
     with contextlib.ExitStack() as stack:
         executor = stack.enter_context(Executor(backend, workers, address))
-        experiment = load_experiment(experiment_file)
-        if not experiment.is_tune:
-            raise ValueError(f"{experiment_file}: tune needs [experiment] tuning_seeds and evaluation_seeds, not seeds")
-        if experiment.search == "tpe":
-            optuna_search.check_options(only)
-        check_size(experiment.n_runs + stage_two_runs(experiment), yes)
-        check_experiment(experiment)
+        experiment = load_checked(experiment_file, yes, "tune", only)
         # a TPE search chooses its runs as it goes: no plan is known ahead
         tuning_plan = [] if experiment.search == "tpe" else plan(experiment)
         tuning = plan(experiment, only) if only else tuning_plan

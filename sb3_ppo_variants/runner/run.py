@@ -201,27 +201,27 @@ def run_one(config: RunConfig) -> RunRecord:
     recorder = None
     threads = th.get_num_threads()
     th.set_num_threads(1)
-    status: dict[str, Any] = {"status": "ok", "error": None, "diverged_at_update": None}
+    outcome = RunRecord.outcome("ok")
     try:
         with contextlib.ExitStack() as stack:
             model, _, eval_env = build_run(config, stack)
             recorder = RunRecorder(config, eval_env)
             model.learn(config.total_timesteps, callback=recorder)
         if recorder.pruned:
-            status = {**status, "status": "pruned"}
+            outcome = RunRecord.outcome("pruned")
     except DivergenceError as error:
-        status = {"status": "diverged", "error": str(error), "diverged_at_update": error.update}
+        outcome = RunRecord.outcome("diverged", str(error), error.update)
     except Exception:
-        status = {"status": "failed", "error": traceback.format_exc(limit=-8), "diverged_at_update": None}
+        outcome = RunRecord.outcome("failed", traceback.format_exc(limit=-8))
     finally:
         th.set_num_threads(threads)
     if recorder is not None:
         record.eval_rows, record.train_rows = recorder.eval_rows, recorder.train_rows
         record.episode_rows = recorder.episode_rows
-    record.status = {
-        **status,
-        "timesteps": recorder.num_timesteps if recorder is not None else 0,
-        "wall_time_s": time.perf_counter() - start,
-        "eval_time_s": recorder.eval_time_s if recorder is not None else 0.0,
-    }
+    record.finish(
+        outcome,
+        timesteps=recorder.num_timesteps if recorder is not None else 0,
+        wall_time_s=time.perf_counter() - start,
+        eval_time_s=recorder.eval_time_s if recorder is not None else 0.0,
+    )
     return record

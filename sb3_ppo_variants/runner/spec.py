@@ -42,6 +42,7 @@ from sb3_ppo_variants.engine import DEFAULT_BATCH_RUNS, ENGINES
 from sb3_ppo_variants.records import check_name
 from sb3_ppo_variants.runner.resolve import algo_kwargs
 from sb3_ppo_variants.runner.sweep import Axis, parse_axis, sweep_size
+from sb3_ppo_variants.validation import is_integer, is_number
 from sb3_ppo_variants.variants import BASES
 from sb3_ppo_variants.vec_envs import VEC_ENVS, envpool_has
 
@@ -192,7 +193,8 @@ class Experiment:
 
         :param env: an environment of the experiment
         :param variant: a variant entry of the experiment
-        :return: 1 without sweep axes, else the grid's size or ``sweep_samples``
+        :return: 1 without sweep axes, else the grid's size or ``sweep_samples`` (at most the grid's size when every axis
+            is a list or a ``choice``: a random search draws no configuration twice)
         """
         axes = {**env.sweep, **variant.sweep}
         return sweep_size(axes, self.sweep_samples if axes else None)
@@ -253,13 +255,13 @@ def _parse_normalize(path: Path, where: str, value: Any) -> Mapping[str, Any] | 
     for key, item in value.items():
         if NORMALIZE_KEYS[key] and not isinstance(item, bool):
             raise _fail(path, f"{where}.normalize", f"{key!r} must be true or false, got {item!r}")
-        if not NORMALIZE_KEYS[key] and (isinstance(item, bool) or not isinstance(item, int | float) or not item > 0):
+        if not NORMALIZE_KEYS[key] and (not is_number(item) or not item > 0):
             raise _fail(path, f"{where}.normalize", f"{key!r} must be a positive number, got {item!r}")
     return value
 
 
 def _is_seed(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_SEED
+    return is_integer(value) and 0 <= value <= MAX_SEED
 
 
 def _parse_env(path: Path, env_id: str, table: Any) -> EnvSpec:

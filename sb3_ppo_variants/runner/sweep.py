@@ -3,7 +3,7 @@ Sweeps: hyperparameter axes in an experiment file, expanded into ordinary run co
 
 ```toml
 [experiment]
-sweep_samples = 20            # random search: 20 configurations per (environment, variant); without it, a grid
+sweep_samples = 20            # random search: 20 distinct configurations per (environment, variant); without it, a grid
 sweep_seed = 0                # the draws' seed, required with sweep_samples
 search = "tpe"                # instead: sweep_samples trials of Optuna's TPE (a tune file; runner.optuna_search)
 
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from sb3_ppo_variants.runner.resolve import canonical
+from sb3_ppo_variants.validation import is_number
 
 __all__ = ["DISTRIBUTIONS", "Axis", "expand", "parse_axis", "sweep_size"]
 
@@ -72,10 +73,6 @@ class Axis:
         return float(rng.uniform(low, high))
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def parse_axis(key: str, value: Any) -> Axis:
     """
     Read one axis as written in a ``sweep`` table.
@@ -97,7 +94,8 @@ def parse_axis(key: str, value: Any) -> Axis:
         if not isinstance(arguments, list):
             raise ValueError(f"sweep axis {key!r}: choice must be a non-empty list of values, got {arguments!r}")
         return Axis(key, values=_distinct(key, arguments), distribution="choice")
-    if not (isinstance(arguments, list) and len(arguments) == 2 and all(_number(bound) for bound in arguments)):
+    finite = isinstance(arguments, list) and all(is_number(bound) and math.isfinite(bound) for bound in arguments)
+    if not (finite and len(arguments) == 2):
         raise ValueError(f"sweep axis {key!r}: {distribution} must be [low, high], two finite numbers, got {arguments!r}")
     low, high = (float(bound) for bound in arguments)
     if low >= high:
@@ -125,11 +123,16 @@ def sweep_size(axes: Mapping[str, Axis], samples: int | None = None) -> int:
 
     :param axes: key -> axis
     :param samples: number of random configurations, or None for the grid
-    :return: the product of the axes' lengths for a grid, ``samples`` for a random search, 1 without axes
+    :return: 1 without axes; for a grid, the product of the axes' lengths; for a random search, ``samples``, or the
+        grid's size when every axis is a list or a ``choice`` and their combinations are fewer (no draw is repeated)
     """
     if not axes:
         return 1
-    return samples if samples is not None else math.prod(len(axis.values) for axis in axes.values())
+    discrete = all(axis.values is not None for axis in axes.values())
+    grid = math.prod(len(axis.values) for axis in axes.values()) if discrete else None
+    if samples is None:
+        return grid
+    return samples if grid is None else min(samples, grid)
 
 
 def expand(
@@ -137,7 +140,8 @@ def expand(
 ) -> Iterator[dict[str, Any]]:
     """
     The swept values of every configuration, one at a time: the grid (cartesian product, keys in sorted order, values in
-    file order), or ``samples`` random draws. Lazy, so that a sweep's size (``sweep_size``) is checked before it is built.
+    file order), or the ``sweep_size`` distinct configurations of a random search, drawn in turn with a draw that repeats
+    an earlier one skipped (a run is never planned twice). Lazy, so that a sweep's size is checked before it is built.
 
     :param axes: key -> axis
     :param samples: number of random configurations, or None for the grid
@@ -151,5 +155,11 @@ def expand(
             yield dict(zip(names, values, strict=True))
         return
     rng = np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])
-    for _ in range(samples):
-        yield {name: axes[name].draw(rng) for name in names}
+    size = sweep_size(axes, samples)
+    seen: set[str] = set()
+    while len(seen) < size:
+        swept = {name: axes[name].draw(rng) for name in names}
+        text = json.dumps(swept, sort_keys=True)
+        if text not in seen:
+            seen.add(text)
+            yield swept
