@@ -2,8 +2,8 @@
 The batched engine's speed, as ratios measured in this run (absolute times on a shared machine lie):
 
 - against SB3's PPO running the same runs one after another (per core: the engine uses one core);
-- against the environment alone: the same gymnasium environments (SB3's VecEnv with Monitor) stepped with random
-  actions, no policy, the physical limit of this machine.
+- against the environment alone: the same gymnasium environments (with SB3's Monitor) stepped with random actions in
+  a plain loop, no policy and no VecEnv, the physical limit of this machine.
 
 For K = 1, 2, 4, ... it prints steps/s per core, both ratios and memory per run, and at one K where the time goes
 (environment, policy forward and rollout bookkeeping, update) and the rate that the update's matrix arithmetic alone
@@ -70,23 +70,38 @@ def configs(env_id: str, k: int, steps: int, vec_env: str = "gymnasium") -> list
 
 def env_alone(env_id: str, n_envs: int, steps: int, vec_env: str = "gymnasium") -> float:
     """
-    Seconds to step ``n_envs`` environments for ``steps`` steps in all: SB3's DummyVecEnv with Monitor, or the
-    package's ``EnvpoolVecEnv`` (one thread), as the runs train on them.
+    Seconds to step ``n_envs`` environments for ``steps`` steps in all, with random actions and nothing else: the
+    gymnasium environments as the runs train on them (with SB3's Monitor), stepped in a plain loop that resets an
+    environment when its episode ends (no VecEnv copies), or the package's ``EnvpoolVecEnv`` (one thread).
     """
-    env = make_vec_env(env_id, n_envs=n_envs, seed=0) if vec_env == "gymnasium" else EnvpoolVecEnv(env_id, n_envs, seed=0)
-    env.reset()
     rng = np.random.default_rng(0)
-    space = env.action_space
+    if vec_env == "envpool":
+        env = EnvpoolVecEnv(env_id, n_envs, seed=0)
+        env.reset()
+        start = time.perf_counter()
+        for _ in range(steps // n_envs):
+            env.step(_random_actions(env.action_space, n_envs, rng))
+        elapsed = time.perf_counter() - start
+        env.close()
+        return elapsed
+    venv = make_vec_env(env_id, n_envs=n_envs, seed=0)
+    venv.reset()
+    envs = venv.envs
     start = time.perf_counter()
     for _ in range(steps // n_envs):
-        if hasattr(space, "n"):
-            actions = rng.integers(space.n, size=n_envs)
-        else:
-            actions = rng.uniform(space.low, space.high, size=(n_envs, *space.shape)).astype(np.float32)
-        env.step(actions)
+        for env, action in zip(envs, _random_actions(venv.action_space, n_envs, rng), strict=True):
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
     elapsed = time.perf_counter() - start
-    env.close()
+    venv.close()
     return elapsed
+
+
+def _random_actions(space, n: int, rng: np.random.Generator) -> np.ndarray:
+    if hasattr(space, "n"):
+        return rng.integers(space.n, size=n)
+    return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(np.float32)
 
 
 def update_floor(env_id: str, k: int) -> float:

@@ -25,6 +25,7 @@ from sb3_ppo_variants.engine import checkpoint
 from sb3_ppo_variants.engine.envs import BatchedEnvs
 from sb3_ppo_variants.engine.policy import BatchedAdam, BatchedPolicy
 from sb3_ppo_variants.engine.update import Rollout, Services, make_groups, update
+from sb3_ppo_variants.records import RunRecord
 from sb3_ppo_variants.runner.run import EVAL_SEED_OFFSET
 
 
@@ -52,7 +53,7 @@ class Run:
     eval_time_s: float = 0.0
     last_obs: np.ndarray | None = None
     episode_starts: np.ndarray | None = None
-    status: dict[str, Any] = field(default_factory=lambda: {"status": "ok", "error": None, "diverged_at_update": None})
+    status: dict[str, Any] = field(default_factory=RunRecord.outcome)
 
 
 class Batch:
@@ -150,7 +151,7 @@ def _evaluate(batch: Batch) -> None:
 
 def _diverge(run: Run, statistic: str, value: float, update: int) -> None:
     error = DivergenceError(run.config.algo, update, statistic, value)
-    run.status = {"status": "diverged", "error": str(error), "diverged_at_update": update}
+    run.status = RunRecord.outcome("diverged", str(error), update)
 
 
 @dataclass
@@ -312,7 +313,7 @@ def _check_update(batch: Batch, stats: list[dict[str, float]]) -> None:
         try:
             finite_statistics_or_raise(run.config.algo, update_number, stats[k], [(name, param[k]) for name, param in named])
         except DivergenceError as error:
-            run.status = {"status": "diverged", "error": str(error), "diverged_at_update": update_number}
+            run.status = RunRecord.outcome("diverged", str(error), update_number)
             continue
         run.record.train_rows.append({"update": update_number, "timesteps": run.num_timesteps, **stats[k]})
 
@@ -322,12 +323,8 @@ def _finish_runs(batch: Batch, finished: list[Run], buffers: Buffers | None = No
     if not finished:
         return buffers
     for run in finished:
-        run.record.status = {
-            **run.status,
-            "timesteps": run.num_timesteps,
-            "wall_time_s": (batch.elapsed_before + time.perf_counter() - batch.start) / batch.n_initial,
-            "eval_time_s": run.eval_time_s,
-        }
+        wall_time_s = (batch.elapsed_before + time.perf_counter() - batch.start) / batch.n_initial
+        run.record.finish(run.status, run.num_timesteps, wall_time_s, run.eval_time_s)
     keep = [k for k, run in enumerate(batch.runs) if run not in finished]
     if not keep:
         batch.runs = []
@@ -424,8 +421,7 @@ def train_batch(
         error = traceback.format_exc(limit=-8)
         for record in records_by_id.values():
             if not record.status:
-                record.status = {"status": "failed", "error": error, "diverged_at_update": None, "timesteps": 0}
-                record.status.update({"wall_time_s": time.perf_counter() - start, "eval_time_s": 0.0})
+                record.finish(RunRecord.outcome("failed", error), 0, time.perf_counter() - start, 0.0)
     finally:
         th.set_num_threads(threads)
     if path is not None and all(record.status.get("status") in ("ok", "diverged") for record in records_by_id.values()):
