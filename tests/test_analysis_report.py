@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sb3_ppo_variants.analysis import build_report, load_records, render, tables
+from sb3_ppo_variants.analysis import build_report, load_records, plots, render, tables
 from sb3_ppo_variants.analysis.document import Document, TextTable
 from sb3_ppo_variants.analysis.plots import make_figures
 from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
@@ -378,3 +378,16 @@ def test_the_figures_of_a_report_are_the_same_bytes_when_drawn_again(tmp_path):
     assert first.keys() == second.keys() and any(name.endswith(".svg") for name in first)
     assert first == second
     assert not any(b"<dc:date>" in content for name, content in first.items() if name.endswith(".svg"))
+
+
+def test_every_variant_of_a_profile_has_its_own_line_style(tmp_path, monkeypatch):
+    """13 variants, more than the palette's 8 colours: the 9th to 13th take the colours again, dashed."""
+    variants = [f"v{i:02d}" for i in range(13)]
+    report = build_report(make_records(variants=variants, n_seeds=2, n_evals=3), n_resamples=20, curve_resamples=0)
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, out_dir, name: drawn.append(figure) or [])
+    plots.performance_profiles(report, tmp_path)
+    lines = {line.get_label(): (line.get_color(), line.get_linestyle()) for line in drawn[0].axes[0].get_lines()}
+    styles = [lines[variant] for variant in variants]
+    assert len(set(styles)) == 13
+    assert styles[:8] == [(color, "-") for color in plots.PALETTE] and styles[8] == (plots.PALETTE[0], "--")

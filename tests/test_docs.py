@@ -23,6 +23,8 @@ def test_the_site_builds_strict_with_the_api_reference_and_the_committed_results
     assert result.returncode == 0, result.stderr
     api = (tmp_path / "site" / "api.html").read_text(encoding="utf-8")
     assert 'id="sb3_ppo_variants.variants.LogClipPPO"' in api and "clip_range" in api
+    for module in ("contrib", "engine", "engine.update", "analysis.intervals", "analysis.coverage", "analysis.scoring"):
+        assert f'id="sb3_ppo_variants.{module}"' in api, module
     assert (tmp_path / "site" / "results" / "surrogates.png").is_file()
     assert not (tmp_path / "site" / "results" / "quick" / "runs").exists()
 

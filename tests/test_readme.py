@@ -1,6 +1,7 @@
 """The code of the README and of the documentation pages runs as written (docs/rl-zoo.md: tests/test_rlzoo.py)."""
 
 import re
+import shlex
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +85,19 @@ def test_report_example_reads_the_committed_quick_experiment(monkeypatch, capsys
     exec(block.replace('build_report("results/quick")', fast), {})
     printed = capsys.readouterr().out
     assert "final_return_iqm" in printed and "## Sample efficiency" in printed
+
+
+def test_the_compare_command_runs_as_written_with_fewer_seeds_and_steps(tmp_path, capsys):
+    from sb3_ppo_variants.cli import main
+    from sb3_ppo_variants.records import load_records
+
+    lines = [line for block in blocks("bash") for line in block.splitlines() if line.startswith("ppo-variants compare")]
+    commands = {tuple(shlex.split(line, comments=True)[1:]) for line in lines}
+    assert len(lines) == 3 and len(commands) == 1, commands  # README.md, docs/index.md and docs/experiments.md
+    argv = list(commands.pop())
+    # 2 seeds of 256 steps, one rollout of rl-zoo3's 8 x 32 on CartPole-v1, instead of 10 seeds of 100k
+    argv[argv.index("--seeds") + 1], argv[argv.index("--timesteps") + 1] = "2", "256"
+    assert main([*argv, "--out", str(tmp_path / "cmp"), "--workers", "1"]) == 0
+    assert "6 ok" in capsys.readouterr().out
+    runs = sorted(load_records(tmp_path / "cmp").runs["run_id"])
+    assert runs == [f"CartPole-v1__{variant}__seed{seed}" for variant in ("clip", "kl", "logclip") for seed in (0, 1)]

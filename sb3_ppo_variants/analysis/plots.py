@@ -25,12 +25,23 @@ from sb3_ppo_variants.validation import is_number
 
 FIGURE_WIDTH = 9.0
 DPI = 110
-# Colour-blind-safe palette (Okabe-Ito), one colour per variant in sorted order, the same in every figure.
+# Colour-blind-safe palette (Okabe-Ito)
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+LINESTYLES = ("-", "--", ":", "-.")
 
 
-def _colors(variants: list[str]) -> dict[str, str]:
-    return {variant: PALETTE[i % len(PALETTE)] for i, variant in enumerate(sorted(variants))}
+def _styles(variants: list[str]) -> dict[str, dict[str, str]]:
+    """
+    One line style per variant in sorted order, the same in every figure: the colours of ``PALETTE`` solid, then
+    dashed, dotted and dash-dotted, so that up to ``len(PALETTE) * len(LINESTYLES)`` variants are told apart.
+
+    :param variants: the variants' names
+    :return: per variant, the ``color`` and ``linestyle`` keyword arguments of ``Axes.plot``
+    """
+    return {
+        variant: {"color": PALETTE[i % len(PALETTE)], "linestyle": LINESTYLES[i // len(PALETTE) % len(LINESTYLES)]}
+        for i, variant in enumerate(sorted(variants))
+    }
 
 
 def save_figure(figure: Figure, out_dir: Path, name: str) -> list[Path]:
@@ -66,11 +77,11 @@ def save_figure_as(figure: Figure, out: str | os.PathLike) -> list[Path]:
     return save_figure(figure, out.parent, out.name)
 
 
-def _bands(ax: Axes, table: pd.DataFrame, x: str, y: str, colors: dict[str, str]) -> None:
+def _bands(ax: Axes, table: pd.DataFrame, x: str, y: str, styles: dict[str, dict[str, str]]) -> None:
     """One line per variant of ``table`` (``y`` against ``x``) with its band between the columns ``low`` and ``high``."""
     for variant, line in table.groupby("variant", sort=True):
-        ax.plot(line[x], line[y], color=colors[variant], linewidth=1.8, label=variant)
-        ax.fill_between(line[x], line["low"], line["high"], color=colors[variant], alpha=0.2, linewidth=0)
+        ax.plot(line[x], line[y], linewidth=1.8, label=variant, **styles[variant])
+        ax.fill_between(line[x], line["low"], line["high"], color=styles[variant]["color"], alpha=0.2, linewidth=0)
 
 
 def learning_curves(report: Report, out_dir: Path) -> list[Path]:
@@ -83,7 +94,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     """
     curves = report.curves
     envs = sorted(curves["env_id"].unique())
-    colors = _colors(list(curves["variant"].unique()))
+    styles = _styles(list(curves["variant"].unique()))
     ncols = min(2, len(envs))
     nrows = math.ceil(len(envs) / ncols)
     panel_width = FIGURE_WIDTH / ncols
@@ -91,7 +102,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, env_id in zip(axes, envs, strict=False):
         env_curves = curves[curves["env_id"] == env_id]
-        _bands(ax, env_curves, "timesteps", "iqm", colors)
+        _bands(ax, env_curves, "timesteps", "iqm", styles)
         n_runs = env_curves.groupby("variant")["n_runs"].first()
         runs = f"{n_runs.min()}" if n_runs.min() == n_runs.max() else f"{n_runs.min()}-{n_runs.max()}"
         ax.set_title(f"{env_id} ({runs} runs per variant)")
@@ -101,7 +112,7 @@ def learning_curves(report: Report, out_dir: Path) -> list[Path]:
         ax.grid(alpha=0.3)
     for ax in axes[len(envs) :]:
         ax.set_axis_off()
-    handles = [Line2D([], [], color=color, linewidth=2.5, label=variant) for variant, color in colors.items()]
+    handles = [Line2D([], [], linewidth=2.5, label=variant, **style) for variant, style in styles.items()]
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     confidence = round(100 * float(report.settings.get("confidence", 0.95)))
     figure.suptitle(f"Learning curves: IQM across seeds, band = {confidence}% CI, {method_name(report.settings)}")
@@ -117,14 +128,14 @@ def aggregate_intervals(report: Report, out_dir: Path) -> list[Path]:
     :return: paths of aggregate_iqm.png and aggregate_iqm.svg
     """
     aggregate = report.aggregate.sort_values("variant", ascending=False).reset_index(drop=True)
-    colors = _colors(list(aggregate["variant"]))
+    styles = _styles(list(aggregate["variant"]))
     figure = Figure(figsize=(FIGURE_WIDTH, 1.2 + 0.45 * len(aggregate)), layout="constrained")
     axes = figure.subplots(1, 2, sharey=True)
     y = np.arange(len(aggregate))
     for ax, (metric, title) in zip(axes, (("final_return", "final return"), ("auc", "area under the curve")), strict=True):
         for i, row in aggregate.iterrows():
             low, point, high = row[f"{metric}_iqm_low"], row[f"{metric}_iqm"], row[f"{metric}_iqm_high"]
-            ax.barh(y[i], high - low, left=low, height=0.6, color=colors[row["variant"]], alpha=0.55)
+            ax.barh(y[i], high - low, left=low, height=0.6, color=styles[row["variant"]]["color"], alpha=0.55)
             ax.vlines(point, y[i] - 0.3, y[i] + 0.3, color="black", linewidth=2)
         for reference in (0.0, 1.0):
             ax.axvline(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
@@ -179,7 +190,7 @@ def _one_band_panel(table: pd.DataFrame, x: str, y: str, legend: str, labels: tu
     """
     figure = Figure(figsize=(FIGURE_WIDTH, 0.55 * FIGURE_WIDTH), layout="constrained")
     ax = figure.subplots()
-    _bands(ax, table, x, y, _colors(list(table["variant"].unique())))
+    _bands(ax, table, x, y, _styles(list(table["variant"].unique())))
     for reference in (0.0, 1.0):
         (ax.axvline if x == "tau" else ax.axhline)(reference, color="grey", linestyle="--", linewidth=0.8, zorder=0)
     ax.set_xlabel(labels[0])
@@ -264,7 +275,7 @@ def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
     """
     table = report.sensitivity
     panels = sorted(set(zip(table["env_id"], table["hyperparameter"], strict=True)))
-    colors = _colors(list(report.configurations["variant"].unique()))
+    styles = _styles(list(report.configurations["variant"].unique()))
     ncols = min(3, table["hyperparameter"].nunique(), len(panels))
     figure, axes = _panels(len(panels), ncols, 0.75 * FIGURE_WIDTH / ncols)
     for ax, (env_id, hyperparameter) in zip(axes, panels, strict=True):
@@ -274,8 +285,9 @@ def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
         ticks = sorted({str(value) for value in values})
         for variant, line in panel.groupby("variant", sort=True):
             x = line["value"].astype(float) if numeric else [ticks.index(str(value)) for value in line["value"]]
-            ax.plot(x, line["score_iqm"], color=colors[variant], marker="o", linewidth=1.8, label=variant)
-            ax.fill_between(x, line["score_iqm_low"], line["score_iqm_high"], color=colors[variant], alpha=0.2, linewidth=0)
+            ax.plot(x, line["score_iqm"], marker="o", linewidth=1.8, label=variant, **styles[variant])
+            color = styles[variant]["color"]
+            ax.fill_between(x, line["score_iqm_low"], line["score_iqm_high"], color=color, alpha=0.2, linewidth=0)
         if _log_axis(hyperparameter, values):
             ax.set_xscale("log")
         if not numeric:
@@ -285,8 +297,8 @@ def sensitivity_curves(report: SweepReport, out_dir: Path) -> list[Path]:
         ax.set_ylabel(f"{_metric_name(report)} (IQM across seeds)")
         ax.grid(alpha=0.3)
     handles = [
-        Line2D([], [], color=color, linewidth=2.5, label=variant)
-        for variant, color in colors.items()
+        Line2D([], [], linewidth=2.5, label=variant, **style)
+        for variant, style in styles.items()
         if variant in set(table["variant"])
     ]
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
@@ -309,13 +321,13 @@ def selection_bias_intervals(report: SweepReport, out_dir: Path) -> list[Path]:
     """
     table = report.selection_bias
     envs = sorted(table["env_id"].unique())
-    colors = _colors(list(report.configurations["variant"].unique()))
+    styles = _styles(list(report.configurations["variant"].unique()))
     n_variants = table.groupby("env_id").size().max()
     figure, axes = _panels(len(envs), min(2, len(envs)), 0.9 + 0.5 * n_variants)
     for ax, env_id in zip(axes, envs, strict=True):
         panel = table[table["env_id"] == env_id].sort_values("variant", ascending=False).reset_index(drop=True)
         for i, row in panel.iterrows():
-            color = colors[row["variant"]]
+            color = styles[row["variant"]]["color"]
             for offset, stage, face in ((0.15, "tuning", "white"), (-0.15, "fresh", color)):
                 ax.hlines(i + offset, row[f"{stage}_iqm_low"], row[f"{stage}_iqm_high"], color=color, linewidth=2)
                 ax.plot(row[f"{stage}_iqm"], i + offset, "o", color=color, markerfacecolor=face, markersize=7)

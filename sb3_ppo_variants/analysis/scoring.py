@@ -113,12 +113,12 @@ class GroupCurves(NamedTuple):
     """
     The runs of one group and the evaluation curves of its completed runs, as ``group_curves`` yields them.
 
-    :param keys: the values of the grouping columns
-    :param runs: every run of the group (rows of ``RecordTables.runs``)
-    :param completed: its ``ok`` and ``diverged`` runs, in the order of the rows of ``returns``
-    :param returns: their returns on the group's grid, filled following the ``diverged`` policy, shape (runs, points);
+    :ivar keys: the values of the grouping columns
+    :ivar runs: every run of the group (rows of ``RecordTables.runs``)
+    :ivar completed: its ``ok`` and ``diverged`` runs, in the order of the rows of ``returns``
+    :ivar returns: their returns on the group's grid, filled following the ``diverged`` policy, shape (runs, points);
         None when the group has no completed run
-    :param timesteps: the grid, shape (points,); None when the group has no completed run
+    :ivar timesteps: the grid, shape (points,); None when the group has no completed run
     """
 
     keys: tuple
