@@ -1,3 +1,4 @@
+import importlib.metadata
 import json
 import os
 import signal
@@ -152,6 +153,11 @@ def test_records_read_in_one_pandas_call_each(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["hyperparameters"] == {"n_steps": 64, "batch_size": 64, "n_epochs": 2}
     assert set(config["versions"]) >= {"python", "torch", "stable_baselines3", "gymnasium", "sb3_ppo_variants"}
+    try:
+        mujoco = importlib.metadata.version("mujoco")  # the physics of the MuJoCo tasks
+    except importlib.metadata.PackageNotFoundError:
+        mujoco = None
+    assert config["versions"].get("mujoco") == mujoco
     assert "git_commit" in config and "git_dirty" in config
     evals, train = pd.read_csv(run_dir / "eval.csv"), pd.read_csv(run_dir / "train.csv")
     assert list(evals.columns) == ["timesteps", "mean_return", "std_return", "n_episodes"]

@@ -6,6 +6,7 @@ One run (``sb3_ppo_variants.runner.plan.RunConfig``): ``run_one`` executes it on
 
 import contextlib
 import functools
+import importlib.metadata
 import math
 import platform
 import subprocess
@@ -33,13 +34,18 @@ EVAL_SEED_OFFSET = 1_000_000
 MAX_EVAL_ENVS = 10
 
 
+# Optional packages that change what a run computes when installed (MuJoCo's physics, envpool's tasks, contrib bases)
+OPTIONAL_PACKAGES = ("mujoco", "envpool", "sb3-contrib")
+
+
 def versions() -> dict[str, str]:
     """
-    Versions of what a result depends on.
+    Versions of what a result depends on: always Python, torch, SB3, gymnasium, NumPy and this package, and the
+    optional packages of ``OPTIONAL_PACKAGES`` that are installed.
 
     :return: name -> version
     """
-    return {
+    found = {
         "python": platform.python_version(),
         "torch": th.__version__,
         "stable_baselines3": stable_baselines3.__version__,
@@ -47,6 +53,12 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "sb3_ppo_variants": sb3_ppo_variants.__version__,
     }
+    for name in OPTIONAL_PACKAGES:
+        try:
+            found[name.replace("-", "_")] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 @functools.cache
