@@ -12,11 +12,13 @@ import pytest
 
 from sb3_ppo_variants.analysis import build_report, load_records, plots, render, tables
 from sb3_ppo_variants.analysis.document import Document, TextTable
+from sb3_ppo_variants.analysis.paper import PAPER_TASKS
 from sb3_ppo_variants.analysis.plots import make_figures
-from sb3_ppo_variants.analysis.references import RANDOM_SCORES, REFERENCE_SCORES
+from sb3_ppo_variants.analysis.references import PUBLISHED_PPO_1M, RANDOM_SCORES, REFERENCE_SCORES
 from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.analysis.synthetic import make_records, write_records
 from sb3_ppo_variants.cli import main
+from sb3_ppo_variants.records import run_id as make_run_id
 from sb3_ppo_variants.records import write_record
 
 EVAL_FREQ = 1000
@@ -344,6 +346,32 @@ def test_profiles_and_sample_efficiency_curve_by_hand(tmp_path: Path) -> None:
     markdown = render(report, "md")
     assert "| variant | τ = 0 | τ = 0.25 | τ = 0.5 | τ = 0.75 | τ = 1 |" in markdown
     assert "| a | 0.875 [" in markdown
+
+
+def test_the_seven_mujoco_tasks_of_table1_have_published_references() -> None:
+    for task in PAPER_TASKS:
+        env_id = f"{task}-v5"
+        assert REFERENCE_SCORES[env_id] == PUBLISHED_PPO_1M[task] and RANDOM_SCORES[env_id] < REFERENCE_SCORES[env_id]
+    assert REFERENCE_SCORES["Hopper-v5"] == 2316.0 and REFERENCE_SCORES["Reacher-v5"] == -6.7
+
+
+def test_a_mujoco_experiment_gets_a_performance_profile_by_hand() -> None:
+    """
+    Noise-free synthetic records on Hopper-v5 and Reacher-v5, 4 seeds of clip: a run's normalised return at evaluation
+    j of 11 is 1 - exp(-4 j / 10), its final return (mean of the last 3) about 0.97. Hopper-v5 seed 0 diverged: its
+    evaluations stop at j = 5 and the points after are scored as the lowest return of Hopper-v5, the random score at
+    j = 0, so its final return is 0.
+    """
+    statuses = {make_run_id("Hopper-v5", "clip", 0): "diverged"}
+    records = make_records(envs=("Hopper-v5", "Reacher-v5"), variants=("clip",), n_seeds=4, statuses=statuses, noise_sd=0.0)
+    report = build_report(records, n_resamples=200, curve_resamples=0)
+    profile = report.profiles.set_index("tau")
+    # above τ = 0.5 (strictly): Hopper-v5 3 of 4, Reacher-v5 4 of 4; averaged over the two tasks (3/4 + 1) / 2 = 0.875;
+    # above τ = 1: none (0.97 < 1)
+    assert profile.loc[[0.5, 1.0], "fraction"].tolist() == pytest.approx([0.875, 0.0])
+    assert profile.loc[0.5, "low"] <= 0.875 <= profile.loc[0.5, "high"]
+    assert report.aggregate_curves.set_index("timesteps").loc[0, "iqm"] == pytest.approx(0.0, abs=1e-12)
+    assert "| clip | 0.875 [" in render(report, "md")
 
 
 def test_cells_of_few_runs_are_flagged(experiment: Path) -> None:

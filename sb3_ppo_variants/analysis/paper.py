@@ -17,7 +17,7 @@ import pandas as pd
 from sb3_ppo_variants.analysis.document import Document, FigureSpec, TextTable
 from sb3_ppo_variants.analysis.formatting import bounded, method_name, number, percent
 from sb3_ppo_variants.analysis.intervals import DEFAULT_METHOD, check_method, interval_estimate
-from sb3_ppo_variants.analysis.references import RANDOM_SCORES
+from sb3_ppo_variants.analysis.references import PUBLISHED_PPO_1M, RANDOM_SCORES
 from sb3_ppo_variants.analysis.scoring import LAST_EPISODES, run_scores
 from sb3_ppo_variants.analysis.stats import bootstrap_seed
 from sb3_ppo_variants.records import COMPLETED, RecordTables, load_records
@@ -77,17 +77,7 @@ PER_TASK_COLUMNS = [
     "best",
     "published_1m",
 ]
-# Published returns of PPO-clip (ε = 0.2) after 1M steps, per task: OpenAI Baselines' ppo2 in its MuJoCo 1M-step
-# benchmark (the gym MuJoCo versions of its time, not v5), shown beside the clip-0.2 rows of the per-task table
-PUBLISHED_PPO_1M: dict[str, float] = {
-    "HalfCheetah": 1669.0,
-    "Hopper": 2316.0,
-    "InvertedDoublePendulum": 7103.0,
-    "InvertedPendulum": 809.0,
-    "Reacher": -6.7,
-    "Swimmer": 111.0,
-    "Walker2d": 3425.0,
-}
+# The setting shown beside the published returns of PPO-clip after 1M steps (``references.PUBLISHED_PPO_1M``)
 PUBLISHED_SETTING = "clip-0.2"
 # The setting fixed in advance that scales the second normalisation: PPO's clip at ε = 0.2, the paper's recommendation
 FIXED_REFERENCE = "clip-0.2"

@@ -9,10 +9,16 @@ Sources:
   episodes, ``env.reset(seed=episode)`` for episode 0..99, ``env.action_space.seed(0)`` and ``action_space.sample()`` at
   every step, episodes run to termination or the TimeLimit truncation. For CartPole-v1 (≈ 23.7), Acrobot-v1 (≈ -497) and
   Pendulum-v1 (≈ -1208) they agree with the commonly quoted ranges (≈ 9-22, -500, -1200..-1500).
-- ``REFERENCE_SCORES``: the PPO scores published in the rl-baselines3-zoo benchmark table
-  (``benchmark.md``): CartPole-v1 500 (the maximum), Acrobot-v1 ≈ -75, Pendulum-v1 ≈ -170.
-- ``THRESHOLDS``: ``gymnasium.spec(env_id).reward_threshold`` where gymnasium defines one
-  (CartPole-v1 475, Acrobot-v1 -100); Pendulum-v1 has none.
+- ``REFERENCE_SCORES``: published PPO returns. Classic control: the PPO scores of the rl-baselines3-zoo benchmark table
+  (``benchmark.md``): CartPole-v1 500 (the maximum), Acrobot-v1 ≈ -75, Pendulum-v1 ≈ -170. The seven MuJoCo tasks of
+  the PPO paper's Table 1, in their v5 versions: ``PUBLISHED_PPO_1M``, the returns of PPO-clip (ε = 0.2) after 1M steps
+  in OpenAI Baselines' MuJoCo 1M-step benchmark (ppo2), measured on the gym MuJoCo versions of its time, older than
+  v5. There they are a scale, not a target: 1 means PPO's published return at 1M steps on the older task, and v5 tasks,
+  other budgets or settings may sit well above or below it.
+- ``THRESHOLDS``: ``gymnasium.spec(env_id).reward_threshold`` for the classic-control tasks where gymnasium defines one
+  (CartPole-v1 475, Acrobot-v1 -100); Pendulum-v1 has none. The MuJoCo tasks have none here: gymnasium's are above
+  PPO's published returns at 1M steps on each of the six tasks that have one (e.g. Hopper-v5 3800 against 2316,
+  Swimmer-v5 360 against 111; Walker2d-v5 has none), so time-to-threshold would say little at the paper's budget.
 
 Nothing here imports gymnasium at module level: :func:`measure_random_score` imports it when called.
 """
@@ -97,11 +103,25 @@ def write_random_scores(env_ids: list[str], episodes: int = 100, path: str | Pat
 
 RANDOM_SCORES: dict[str, float] = {env_id: entry["mean"] for env_id, entry in load_random_scores().items()}
 
+# Published returns of PPO-clip (ε = 0.2) after 1M steps, per MuJoCo task: OpenAI Baselines' ppo2 in its MuJoCo 1M-step
+# benchmark (the gym MuJoCo versions of its time, not v5); the Table 1 report shows them beside clip-0.2
+PUBLISHED_PPO_1M: dict[str, float] = {
+    "HalfCheetah": 1669.0,
+    "Hopper": 2316.0,
+    "InvertedDoublePendulum": 7103.0,
+    "InvertedPendulum": 809.0,
+    "Reacher": -6.7,
+    "Swimmer": 111.0,
+    "Walker2d": 3425.0,
+}
+# The version of the MuJoCo tasks whose random scores random_scores.json holds
+MUJOCO_VERSION = "v5"
+
 REFERENCE_SCORES: dict[str, float] = {
     "CartPole-v1": 500.0,
     "Acrobot-v1": -75.0,
     "Pendulum-v1": -170.0,
-}
+} | {f"{task}-{MUJOCO_VERSION}": score for task, score in PUBLISHED_PPO_1M.items()}
 
 THRESHOLDS: dict[str, float] = {
     "CartPole-v1": 475.0,

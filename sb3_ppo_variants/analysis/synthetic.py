@@ -81,11 +81,13 @@ def make_records(
     diverged_fraction: float = 0.0,
     statuses: Mapping[str, str] | None = None,
     seed: int = 0,
+    noise_sd: float = 0.05,
 ) -> RecordTables:
     """
     Records of ``envs x variants x n_seeds`` runs whose returns rise from the random score towards a fraction of the
-    reference score (the i-th variant reaches ``1 - 0.15 i`` of the gap, plus noise). A diverged run's evaluations and
-    updates stop half-way, a failed or incomplete run's a third of the way.
+    reference score (the i-th variant reaches ``1 - 0.15 i`` of the gap, plus noise): at evaluation j of ``n_evals``,
+    ``random + (reference - random) ((1 - 0.15 i)(1 - exp(-4 j / (n_evals - 1))) + noise)``. A diverged run's evaluations
+    and updates stop half-way, a failed or incomplete run's a third of the way.
 
     :param envs: environment ids; ids without references use random score 0 and reference 100
     :param variants: variant names (also used as ``algo``)
@@ -96,6 +98,8 @@ def make_records(
     :param diverged_fraction: probability that a run not listed in ``statuses`` diverged
     :param statuses: status per run_id (``ok``, ``diverged``, ``failed`` or ``incomplete``), overriding the draw
     :param seed: seed of the noise and of the divergence draw
+    :param noise_sd: standard deviation of the noise, in units of the gap between random and reference; 0 gives returns
+        that can be worked out by hand
     :return: the records, as ``load_records`` would return them
     """
     statuses = dict(statuses or {})
@@ -114,7 +118,7 @@ def make_records(
     high = np.array([REFERENCE_SCORES.get(env, 100.0) for env, _, _ in keys])
     quality = np.array([1.0 - 0.15 * list(variants).index(variant) for _, variant, _ in keys])
     progress = 1.0 - np.exp(-4.0 * steps / steps[-1])
-    noise = rng.normal(0.0, 0.05, size=(len(keys), n_evals))
+    noise = rng.normal(0.0, noise_sd, size=(len(keys), n_evals))
     returns = low[:, None] + (high - low)[:, None] * (quality[:, None] * progress + noise)
     n_kept = np.select([status == "ok", status == "diverged"], [n_evals, n_evals // 2 + 1], n_evals // 3 + 1)
 
