@@ -18,6 +18,7 @@ _LAZY = {
     "DivergenceError": "sb3_ppo_variants.base",
     "PolicyBatch": "sb3_ppo_variants.base",
     "VariantPPO": "sb3_ppo_variants.base",
+    "WholeRolloutPPO": "sb3_ppo_variants.whole_rollout",
     "VARIANTS": "sb3_ppo_variants.variants",
     "get_variant": "sb3_ppo_variants.variants",
     "CPIPPO": "sb3_ppo_variants.variants",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         VanillaPG,
         get_variant,
     )
+    from sb3_ppo_variants.whole_rollout import WholeRolloutPPO
 
 
 def __getattr__(name: str) -> Any:
@@ -86,5 +88,6 @@ __all__ = [
     "RollbackPPO",
     "VanillaPG",
     "VariantPPO",
+    "WholeRolloutPPO",
     "get_variant",
 ]

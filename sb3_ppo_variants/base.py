@@ -222,7 +222,8 @@ class VariantPPO(PPO):
 
     Subclasses implement :meth:`policy_objective` and may override :meth:`early_stop` (end an update before a
     minibatch's gradient step), :meth:`total_loss` (combine the policy, entropy and value losses) and
-    :meth:`after_update` (after all epochs). Objectives that compare action distributions set
+    :meth:`after_update` (after all epochs; one that evaluates the whole rollout subclasses
+    :class:`~sb3_ppo_variants.whole_rollout.WholeRolloutPPO`). Objectives that compare action distributions set
     ``needs_distributions = True``: each minibatch then carries the current distribution and that of
     ``rollout_policy``, a frozen copy of the policy that collected the rollout. After every policy update,
     ``last_update_stats`` holds what was logged under ``train/`` (without the prefix) and ``n_policy_updates``
@@ -365,36 +366,6 @@ class VariantPPO(PPO):
         :return: the statistics it adds to the update's (logged under ``train/``)
         """
         return {}
-
-    def rollout_batch(self, clip_range: Constant) -> PolicyBatch:
-        """
-        The whole rollout as one batch under the current policy, without gradient, the policy in evaluation mode.
-
-        :param clip_range: the update's ``clip_range`` value
-        :return: the batch (advantages as stored, not normalised)
-        """
-        buffer = self.rollout_buffer
-        observations, actions = self._rollout_tensors()
-        self.policy.set_training_mode(False)
-        with th.no_grad():
-            _, log_prob, _, distribution = self._evaluate_actions(observations, actions, {})
-            old_log_prob = buffer.to_torch(buffer.log_probs).flatten()
-            advantages = buffer.to_torch(buffer.advantages).flatten()
-            old_distribution = self._old_distribution(observations, {})
-            return self._policy_batch(actions, log_prob, old_log_prob, advantages, clip_range, distribution, old_distribution)
-
-    def _rollout_value_loss(self) -> Callable[[], th.Tensor]:
-        """
-        A function giving the value loss on the whole rollout under the current value function (pg's value steps).
-
-        Call after the update's first ``rollout_buffer.get``.
-
-        :return: the function, differentiable in the value function's parameters
-        """
-        buffer = self.rollout_buffer
-        observations, _ = self._rollout_tensors()
-        returns = buffer.to_torch(buffer.returns).flatten()
-        return lambda: F.mse_loss(returns, self.policy.predict_values(observations).flatten())
 
     def _policy_inputs(self, rollout_data: Any) -> dict[str, Any]:
         """
@@ -688,19 +659,3 @@ class VariantPPO(PPO):
     def _actions_for_policy(self, actions: th.Tensor) -> th.Tensor:
         # The rollout buffer stores discrete actions as floats
         return actions.long().flatten() if isinstance(self.action_space, spaces.Discrete) else actions
-
-    def _rollout_tensors(self) -> tuple[Any, th.Tensor]:
-        """
-        The whole rollout's observations and actions, in storage order, from the buffer's public arrays.
-
-        Call after the update's first ``rollout_buffer.get``, which flattens the arrays to one sample per row.
-
-        :return: (observations, actions in the form the policy evaluates them)
-        """
-        buffer = self.rollout_buffer
-        if isinstance(buffer.observations, dict):
-            observations = {key: buffer.to_torch(value) for key, value in buffer.observations.items()}
-        else:
-            observations = buffer.to_torch(buffer.observations)
-        # as RolloutBuffer's samples: actions are stored in the action space's dtype and sampled as float32
-        return observations, self._actions_for_policy(buffer.to_torch(buffer.actions.astype(np.float32, copy=False)))

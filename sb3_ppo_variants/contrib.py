@@ -39,6 +39,7 @@ from sb3_ppo_variants.base import Minibatch, PolicyBatch, VariantPPO
 from sb3_ppo_variants.objectives import Constant
 from sb3_ppo_variants.validation import check_choice
 from sb3_ppo_variants.variants import VARIANTS
+from sb3_ppo_variants.whole_rollout import WholeRolloutPPO
 
 try:
     from sb3_contrib import MaskablePPO, RecurrentPPO
@@ -56,8 +57,31 @@ SelfContribVariantPPO = TypeVar("SelfContribVariantPPO", bound="ContribVariantPP
 
 class ContribVariantPPO(VariantPPO):
     """
-    What both sb3-contrib bases share: their own ``learn``, and the whole rollout as one minibatch of their buffer, for
-    :meth:`~sb3_ppo_variants.base.VariantPPO.rollout_batch` (the KL variants' adaptive β) and pg's value steps.
+    What both sb3-contrib bases share: their own ``learn``, and which samples of a minibatch are the rollout's.
+    """
+
+    def learn(self: SelfContribVariantPPO, *args: Any, **kwargs: Any) -> SelfContribVariantPPO:
+        """
+        The base's ``learn`` (its arguments: MaskablePPO's take ``use_masking``), a policy whose outputs are not finite
+        raising ``DivergenceError``.
+        """
+        return self._learn_or_diverge(functools.partial(self.base_algorithm.learn, self), *args, **kwargs)
+
+    def _valid_samples(self, rollout_data: Any) -> th.Tensor | slice:
+        """
+        The samples of a minibatch that are the rollout's (not padding), as an index.
+
+        :param rollout_data: the buffer's minibatch
+        :return: a boolean mask, or ``slice(None)`` for all
+        """
+        return slice(None)
+
+
+class ContribWholeRolloutPPO(WholeRolloutPPO):
+    """
+    :class:`~sb3_ppo_variants.whole_rollout.WholeRolloutPPO` on an sb3-contrib base: the whole rollout is one minibatch
+    of the base's buffer, so that its action masks or LSTM sequences apply. :func:`on_base` puts it first in the
+    bases of an objective that needs the whole rollout.
     """
 
     def _whole_rollout(self) -> Any:
@@ -72,13 +96,6 @@ class ContribVariantPPO(VariantPPO):
             return next(iter(self.rollout_buffer.get(None)))
         finally:
             np.random.set_state(state)
-
-    def learn(self: SelfContribVariantPPO, *args: Any, **kwargs: Any) -> SelfContribVariantPPO:
-        """
-        The base's ``learn`` (its arguments: MaskablePPO's take ``use_masking``), a policy whose outputs are not finite
-        raising ``DivergenceError``.
-        """
-        return self._learn_or_diverge(functools.partial(self.base_algorithm.learn, self), *args, **kwargs)
 
     def rollout_batch(self, clip_range: Constant) -> PolicyBatch:
         rollout_data = self._whole_rollout()
@@ -101,15 +118,6 @@ class ContribVariantPPO(VariantPPO):
         valid = self._valid_samples(rollout_data)
         returns = rollout_data.returns[valid]
         return lambda: F.mse_loss(returns, self._predict_values(rollout_data.observations, inputs).flatten()[valid])
-
-    def _valid_samples(self, rollout_data: Any) -> th.Tensor | slice:
-        """
-        The samples of a minibatch that are the rollout's (not padding), as an index.
-
-        :param rollout_data: the buffer's minibatch
-        :return: a boolean mask, or ``slice(None)`` for all
-        """
-        return slice(None)
 
 
 class MaskableVariantPPO(ContribVariantPPO, MaskablePPO):
@@ -199,7 +207,9 @@ BASE_CLASSES: dict[str, type[ContribVariantPPO]] = {"maskable": MaskableVariantP
 
 def on_base(objective: type[VariantPPO], base: str) -> type[VariantPPO]:
     """
-    The class of an objective on an sb3-contrib base: ``class <Base><Objective>(objective, <Base>VariantPPO)``.
+    The class of an objective on an sb3-contrib base: ``class <Base><Objective>(objective, <Base>VariantPPO)``, with
+    :class:`ContribWholeRolloutPPO` first when the objective is a
+    :class:`~sb3_ppo_variants.whole_rollout.WholeRolloutPPO`.
 
     :param objective: a subclass of :class:`~sb3_ppo_variants.base.VariantPPO` (e.g. ``LogClipPPO``, or your own)
     :param base: ``"maskable"`` or ``"recurrent"``
@@ -215,7 +225,10 @@ def on_base(objective: type[VariantPPO], base: str) -> type[VariantPPO]:
         "__doc__": doc,
         "variant_name": f"{objective.variant_name}-{base}",
     }
-    return type(name, (objective, base_class), namespace)
+    bases = (objective, base_class)
+    if issubclass(objective, WholeRolloutPPO):
+        bases = (ContribWholeRolloutPPO, *bases)
+    return type(name, bases, namespace)
 
 
 CONTRIB_VARIANTS: dict[str, type[VariantPPO]] = {

@@ -28,9 +28,10 @@ from sb3_ppo_variants.objectives import (
     trust_region_clip_loss,
 )
 from sb3_ppo_variants.validation import ArgumentError, check_choice, check_number
+from sb3_ppo_variants.whole_rollout import WholeRolloutPPO
 
 
-class VanillaPG(VariantPPO):
+class VanillaPG(WholeRolloutPPO):
     """
     Vanilla policy gradient: maximises L^PG = E[log π_θ(a|s) Â].
 
@@ -349,7 +350,7 @@ class ESPO(CPIPPO):
         return (ratio_deviation(batch.ratio.detach()) > self.ratio_deviation) | super().early_stop(batch, approx_kl)
 
 
-class KLPenaltyPPO(VariantPPO):
+class KLPenaltyPPO(WholeRolloutPPO):
     """
     KL-penalised surrogate, E[r Â - β KL(π_θold || π_θ)] (PPO paper, eq. 8), with β fixed or adapted to a KL target.
 

@@ -245,3 +245,15 @@ def test_on_base_validates_the_base():
     assert on_base(VARIANTS["spo"], "recurrent").__mro__[1:3] == (VARIANTS["spo"], RecurrentVariantPPO)
     with pytest.raises(ArgumentError, match=r"`base` must be one of \('maskable', 'recurrent'\), got 'ppo'"):
         on_base(VARIANTS["spo"], "ppo")
+
+
+@pytest.mark.parametrize("name", ["kl", "klclip", "pg"])
+def test_a_whole_rollout_objective_evaluates_the_rollout_on_the_base_and_keeps_the_base_defaults(name: str):
+    from sb3_ppo_variants.contrib import ContribWholeRolloutPPO
+    from sb3_ppo_variants.engine import _default
+
+    cls = get_variant(name, base="recurrent")
+    assert cls.__mro__[1:3] == (ContribWholeRolloutPPO, VARIANTS[name])
+    assert cls.rollout_batch is ContribWholeRolloutPPO.rollout_batch
+    # ContribWholeRolloutPPO inherits VariantPPO's __init__: RecurrentPPO's n_steps stays the default
+    assert _default(f"{name}-recurrent", "n_steps") == 128

@@ -34,6 +34,8 @@ def _default(algo: str, name: str) -> Any:
     from sb3_ppo_variants import get_variant
 
     for klass in get_variant(algo).__mro__:
+        if "__init__" not in vars(klass):
+            continue
         parameter = inspect.signature(klass.__init__).parameters.get(name)
         if parameter is not None and parameter.default is not inspect.Parameter.empty:
             return parameter.default

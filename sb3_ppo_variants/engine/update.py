@@ -193,7 +193,7 @@ class Services:
         }
 
     def rollout_batch(self, rows: th.Tensor, clip_range: th.Tensor) -> PolicyBatch:
-        """``VariantPPO.rollout_batch`` for the runs ``rows``: their whole rollouts under the current policies."""
+        """``WholeRolloutPPO.rollout_batch`` for the runs ``rows``: their whole rollouts under the current policies."""
         rollout, policy = self.rollout, self.policy
         with th.no_grad():
             output = policy.action_output(rollout.observations).index_select(0, rows)
