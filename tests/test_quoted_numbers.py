@@ -4,11 +4,14 @@ from those records: a claim that drifts from the files fails here. (The tables o
 committed reports, which the commands beside them regenerate; these are the numbers written into sentences.)
 """
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sb3_ppo_variants import records
 from sb3_ppo_variants.analysis.two_sample import build_two_sample
 from sb3_ppo_variants.records import load_records
 
@@ -111,3 +114,16 @@ def test_engine_equivalence_reading() -> None:
     assert f"{lower['difference'].max():.1f}, p {lower['welch_p'].min():.2f} to {lower['welch_p'].max():.2f})" in text
     kl_hopper = hopper_final[hopper_final["variant"] == "kl"].iloc[0]
     assert f"SB3's kl is higher on Hopper-v5 (by {kl_hopper['difference']:.0f}, p {kl_hopper['welch_p']:.2f})" in text
+
+
+def test_table1_state() -> None:
+    """The state of the running Table 1 experiment: how many records, all ok, and how many each commit made."""
+    directory = ROOT / "results" / "ppo-paper-table1"
+    runs = sorted(path for path in (directory / "runs").iterdir() if path.is_dir())
+    statuses = [records.read_status(run)["status"] for run in runs]
+    commits = Counter(json.loads((run / records.CONFIG_FILE).read_text())["git_commit"][:7] for run in runs)
+    prose = _prose(RESULTS)
+    assert f"**State: {len(runs)} of 315 runs finished, all `ok`**" in prose and set(statuses) == {"ok"}
+    assert f"{commits['d0c70c6']} records were made on 2026-12-02 by the package code `d0c70c6`" in prose
+    assert f"{commits['e8fd29d']} were made on 2026-12-07" in prose
+    assert sum(commits.values()) == len(runs)
