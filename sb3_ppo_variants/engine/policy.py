@@ -286,7 +286,12 @@ class BatchedAdam:
                 self._step_group([parameters[i] for i in indices], indices, learning_rates, on, steps)
 
     def _step_group(
-        self, parameters: list[th.Tensor], indices: list[int], learning_rates: list[float], on: tuple[bool, ...], steps: tuple
+        self,
+        parameters: list[th.Tensor],
+        indices: list[int],
+        learning_rates: list[float],
+        on: tuple[bool, ...],
+        steps: tuple[int, ...],
     ) -> None:
         beta1, beta2 = self.betas
         first = parameters[0]
