@@ -18,24 +18,16 @@ from typing import Any
 from sb3_ppo_variants.engine.trainer import train_batch
 from sb3_ppo_variants.runner.plan import RunConfig
 
+# what every run of the fingerprint shares: evaluations every 700 steps, so that some fall inside rollouts
+COMMON = {"experiment": "fingerprint", "eval_freq": 700, "eval_episodes": 3, "policy": "MlpPolicy"}
+
 
 def config(algo: str, seed: int, env_id: str, n_envs: int, normalize: dict | None, steps: int, **hyperparameters: Any):
-    """A small run whose evaluation (every 700 steps) falls inside rollouts."""
-    return RunConfig(
-        run_id=f"{env_id}__{algo}__seed{seed}",
-        experiment="fingerprint",
-        env_id=env_id,
-        variant=algo,
-        algo=algo,
-        seed=seed,
-        total_timesteps=steps,
-        eval_freq=700,
-        eval_episodes=3,
-        n_envs=n_envs,
-        policy="MlpPolicy",
-        normalize=normalize,
-        hyperparameters={"n_steps": 128, "batch_size": 64, "n_epochs": 2, **hyperparameters},
-    )
+    """A small run: 128-step rollouts, minibatches of 64, two epochs, unless ``hyperparameters`` says otherwise."""
+    run_id = f"{env_id}__{algo}__seed{seed}"
+    hyperparameters = {"n_steps": 128, "batch_size": 64, "n_epochs": 2, **hyperparameters}
+    fields = {"env_id": env_id, "variant": algo, "algo": algo, "seed": seed, "n_envs": n_envs, "normalize": normalize}
+    return RunConfig(run_id=run_id, total_timesteps=steps, hyperparameters=hyperparameters, **fields, **COMMON)
 
 
 BATCHES = {
