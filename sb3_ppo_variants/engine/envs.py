@@ -46,10 +46,11 @@ class BatchedEnvs:
         obs_rms = [_rms(n, "obs_rms", self.observation_shape) for n in normalizers]
         ret_rms = [_rms(n, "ret_rms", ()) for n in normalizers]
         # [K, 1, obs...] and [K, 1]: broadcast over each run's environments
+        per_observation = (-1, 1, *(1,) * len(self.observation_shape))
+        self.obs_epsilon, self.obs_clip = self.epsilon.reshape(per_observation), self.clip_obs.reshape(per_observation)
         self.obs_mean = np.stack([rms.mean for rms in obs_rms])[:, None]
         self.obs_var = np.stack([rms.var for rms in obs_rms])[:, None]
-        counts = np.array([rms.count for rms in obs_rms], dtype=np.float64)
-        self.obs_count = counts.reshape(-1, *(1,) * (self.obs_mean.ndim - 1))
+        self.obs_count = np.array([rms.count for rms in obs_rms], dtype=np.float64).reshape(per_observation)
         self.ret_mean = np.array([rms.mean for rms in ret_rms], dtype=np.float64)[:, None]
         self.ret_var = np.array([rms.var for rms in ret_rms], dtype=np.float64)[:, None]
         self.ret_count = np.array([rms.count for rms in ret_rms], dtype=np.float64)[:, None]
@@ -95,9 +96,12 @@ class BatchedEnvs:
             if active[k]:
                 raw[k], rewards[k], dones[k], infos[k] = self._step_raw(k, actions[k])
         mask = np.asarray(active)
-        self._update_obs_rms(raw, mask & self.training & self.norm_obs)
+        update = mask & self.training & self.norm_obs
+        if update.any():
+            old = (self.obs_mean, self.obs_var, self.obs_count)
+            self.obs_mean, self.obs_var, self.obs_count = _masked_moments_update(old, raw, update)
         observations = self.normalize_obs(raw)
-        self._update_ret_rms(rewards, mask & self.training)
+        self._update_reward(rewards, mask & self.training)
         rewards = self._normalize_reward(rewards)
         for k, run_infos in enumerate(infos):
             if run_infos is None:
@@ -108,25 +112,13 @@ class BatchedEnvs:
         self.returns[dones] = 0
         return observations, rewards, dones, infos
 
-    def _update_obs_rms(self, observations: np.ndarray, update: np.ndarray) -> None:
-        """``RunningMeanStd.update`` of each updating run's observation statistics with its ``[n_envs, ...]`` rows."""
-        if not update.any():
-            return
-        new = _moments_update(self.obs_mean, self.obs_var, self.obs_count, observations)
-        where = update.reshape(-1, *(1,) * (observations.ndim - 1))
-        old = (self.obs_mean, self.obs_var, self.obs_count)
-        self.obs_mean, self.obs_var, self.obs_count = (np.where(where, n, o) for n, o in zip(new, old, strict=True))
-
-    def _update_ret_rms(self, rewards: np.ndarray, update: np.ndarray) -> None:
+    def _update_reward(self, rewards: np.ndarray, update: np.ndarray) -> None:
         """VecNormalize's ``_update_reward`` (in training, whether or not it normalises rewards): returns, their statistics."""
         returns = self.returns * self.gamma + rewards
         self.returns = np.where(update[:, None], returns, self.returns)
-        if not update.any():
-            return
-        # SB3 updates ret_rms with the [n_envs] returns: moments over axis 0 of each run's row
-        new = _moments_update(self.ret_mean, self.ret_var, self.ret_count, self.returns)
-        old = (self.ret_mean, self.ret_var, self.ret_count)
-        self.ret_mean, self.ret_var, self.ret_count = (np.where(update[:, None], n, o) for n, o in zip(new, old, strict=True))
+        if update.any():
+            old = (self.ret_mean, self.ret_var, self.ret_count)
+            self.ret_mean, self.ret_var, self.ret_count = _masked_moments_update(old, self.returns, update)
 
     def normalize_obs(self, observations: np.ndarray) -> np.ndarray:
         """
@@ -135,11 +127,7 @@ class BatchedEnvs:
         """
         if not self.norm_obs.any():
             return observations
-        normalized = np.clip(
-            (observations - self.obs_mean) / np.sqrt(self.obs_var + self.epsilon.reshape(self.obs_count.shape)),
-            -self.clip_obs.reshape(self.obs_count.shape),
-            self.clip_obs.reshape(self.obs_count.shape),
-        ).astype(np.float32)
+        normalized = _normalized(observations, self.obs_mean, self.obs_var, self.obs_epsilon, self.obs_clip)
         if self.norm_obs.all():
             return normalized
         return np.where(self.norm_obs.reshape(self.obs_count.shape), normalized, observations.astype(np.float32))
@@ -147,9 +135,7 @@ class BatchedEnvs:
     def _normalize_one(self, k: int, observation: np.ndarray) -> np.ndarray:
         if not self.norm_obs[k]:
             return observation
-        scale = np.sqrt(self.obs_var[k, 0] + self.epsilon[k, 0])
-        clip = self.clip_obs[k, 0]
-        return np.clip((observation - self.obs_mean[k, 0]) / scale, -clip, clip).astype(np.float32)
+        return _normalized(observation, self.obs_mean[k, 0], self.obs_var[k, 0], self.obs_epsilon[k, 0], self.obs_clip[k, 0])
 
     def _normalize_reward(self, rewards: np.ndarray) -> np.ndarray:
         if not self.norm_reward.any():
@@ -174,6 +160,27 @@ def _rms(normalizer: VecNormalize | None, name: str, shape: tuple[int, ...]) -> 
     """A VecNormalize's statistics ``name``, or fresh ones where it keeps none (never used: a placeholder row)."""
     rms = None if normalizer is None else normalizer.__dict__.get(name)
     return RunningMeanStd(shape=shape) if rms is None else rms
+
+
+def _normalized(
+    observations: np.ndarray, mean: np.ndarray, var: np.ndarray, epsilon: np.ndarray, clip: np.ndarray
+) -> np.ndarray:
+    """VecNormalize's ``normalize_obs``: ``_normalize_obs`` in its operation order, as float32."""
+    return np.clip((observations - mean) / np.sqrt(var + epsilon), -clip, clip).astype(np.float32)
+
+
+def _masked_moments_update(
+    statistics: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, update: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """
+    :param statistics: ``[K, 1, ...]`` (mean, var, count)
+    :param rows: ``[K, n, ...]`` the new rows of each statistic
+    :param update: ``[K]`` the runs whose statistics take their rows
+    :return: :func:`_moments_update` for those runs, the old statistics for the others
+    """
+    where = update.reshape(-1, *(1,) * (rows.ndim - 1))
+    new = _moments_update(*statistics, rows)
+    return tuple(np.where(where, n, o) for n, o in zip(new, statistics, strict=True))
 
 
 def _moments_update(

@@ -89,9 +89,12 @@ class Batch:
             self.services.value_optimizer.select(index)
         self.groups = make_groups([run.model for run in self.runs], self.services, self.device)
 
-    def observations(self, arrays: list[np.ndarray]) -> th.Tensor:
-        """:return: ``[K, n, obs_dim]`` float32 on the engine's device (SB3's ``obs.float()``)"""
-        return th.as_tensor(np.stack(arrays), device=self.device).float()
+    def observations(self, arrays: list[np.ndarray] | np.ndarray) -> th.Tensor:
+        """
+        :param arrays: the K runs' ``[n, obs_dim]`` observations, or them stacked
+        :return: ``[K, n, obs_dim]`` float32 on the engine's device (SB3's ``obs.float()``)
+        """
+        return th.as_tensor(np.asarray(arrays), device=self.device).float()
 
     def env_actions(self, actions: np.ndarray) -> np.ndarray:
         """Clip Gaussian actions to the bounds, as SB3 does before stepping the environment."""
@@ -203,7 +206,7 @@ def _collect(batch: Batch) -> Buffers:
     )
     noise = _noise(batch)
     for step in range(batch.n_steps):
-        observations = th.as_tensor(last_obs, device=batch.device).float()
+        observations = batch.observations(last_obs)
         with th.no_grad():
             output = batch.policy.action_output(observations)
             values = batch.policy.values(observations)
