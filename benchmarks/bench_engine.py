@@ -6,8 +6,9 @@ The batched engine's speed, as ratios measured in this run (absolute times on a 
   a plain loop, no policy and no VecEnv, the physical limit of this machine.
 
 For K = 1, 2, 4, ... it prints steps/s per core, both ratios and memory per run, and at one K where the time goes
-(environment, policy forward and rollout bookkeeping, update) and the rate that the update's matrix arithmetic alone
-would allow (the compute floor of the settings: no engine can beat it on this core). Usage::
+(environment, policy forward and rollout bookkeeping, update), the rate that the update's matrix arithmetic alone
+would allow (the compute floor of the settings: no engine can beat it on this core), and the ratio the engine would
+reach if its update ran at that floor and the rest took the time measured. Usage::
 
     python benchmarks/bench_engine.py                      # CartPole-v1 (quick settings) and Hopper-v5 (paper settings)
     python benchmarks/bench_engine.py --env Hopper-v5 --ks 1 8 32 64 --steps 8192
@@ -194,9 +195,11 @@ def main() -> None:
                     f"policy forward, sampling and rollout bookkeeping {rest / total:.0%}"
                 )
                 floor = update_floor(env_id, k)
+                bound = k * steps / (total - in_update + k * steps / floor)
                 print(
                     f"     at K = {k}: the update's arithmetic alone (forward and backward of the networks) allows "
-                    f"{floor:,.0f} steps/s, {floor / sb3_rate:.1f}x SB3"
+                    f"{floor:,.0f} steps/s, {floor / sb3_rate:.1f}x SB3; an update at that floor, with the rest as "
+                    f"measured, would bring the engine to {bound / sb3_rate:.1f}x SB3"
                 )
 
 

@@ -307,27 +307,22 @@ class BatchedAdam:
         grads = [param.grad for param in parameters]
         exp_avg = [self.exp_avg[i] for i in indices]
         exp_avg_sq = [self.exp_avg_sq[i] for i in indices]
-        new_exp_avg = th._foreach_lerp(exp_avg, grads, 1 - beta1)
-        new_exp_avg_sq = th._foreach_add(
-            th._foreach_mul(exp_avg_sq, beta2), th._foreach_mul(th._foreach_mul(grads, 1 - beta2), grads)
-        )
-        denominator = th._foreach_div(th._foreach_sqrt(new_exp_avg_sq), [per_run(bias, param) for param in parameters])
+        # the runs that do not step get their moments and parameters back afterwards
+        kept = None if all(on) else [tensor.clone() for tensor in [*exp_avg, *exp_avg_sq, *parameters]]
+        # in place, torch's single-tensor Adam operation for operation
+        th._foreach_lerp_(exp_avg, grads, 1 - beta1)
+        th._foreach_mul_(exp_avg_sq, beta2)
+        th._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+        denominator = th._foreach_sqrt(exp_avg_sq)
+        th._foreach_div_(denominator, [per_run(bias, param) for param in parameters])
         th._foreach_add_(denominator, self.eps)
-        numerator = th._foreach_mul([per_run(size, param) for param in parameters], new_exp_avg)
-        update = th._foreach_div(numerator, denominator)
-        if all(on):
-            th._foreach_copy_(exp_avg, new_exp_avg)
-            th._foreach_copy_(exp_avg_sq, new_exp_avg_sq)
-            th._foreach_add_(parameters, update)
-            return
-        mask = th.tensor(on, device=first.device)
-        for param, state, new, state_sq, new_sq, step in zip(
-            parameters, exp_avg, new_exp_avg, exp_avg_sq, new_exp_avg_sq, update, strict=True
-        ):
-            where = per_run(mask, param)
-            state.copy_(th.where(where, new, state))
-            state_sq.copy_(th.where(where, new_sq, state_sq))
-            param.add_(th.where(where, step, th.zeros_like(step)))
+        update = th._foreach_mul([per_run(size, param) for param in parameters], exp_avg)
+        th._foreach_div_(update, denominator)
+        th._foreach_add_(parameters, update)
+        if kept is not None:
+            mask = th.tensor(on, device=first.device)
+            for tensor, old in zip([*exp_avg, *exp_avg_sq, *parameters], kept, strict=True):
+                tensor.copy_(th.where(per_run(mask, tensor), tensor, old))
 
     def select(self, keep: th.Tensor) -> None:
         """
