@@ -127,3 +127,27 @@ def test_table1_state() -> None:
     assert f"{commits['d0c70c6']} records were made on 2026-12-02 by the package code `d0c70c6`" in prose
     assert f"{commits['e8fd29d']} were made on 2026-12-07 by `e8fd29d`" in prose
     assert sum(commits.values()) == len(runs)
+
+
+def test_envpool_evidence_reading() -> None:
+    evidence = json.loads((ROOT / "results" / "envpool-evidence" / "envpool_evidence.json").read_text())
+    prose = _prose(RESULTS)
+    tasks = evidence["tasks"]
+    assert len(tasks) == 10 and all(task["same_shapes"] for task in tasks)
+    assert f"in {evidence['wall_time_s']:.0f} s" in prose and f"commit `{evidence['git_commit'][:7]}`" in prose
+    rows = {(t["env_id"], p, m): r for t in tasks for p in ("random_policy", "trained_policy") for m, r in t[p].items()}
+    low = sorted(key for key, row in rows.items() if row["ks_p"] < 0.05)
+    assert len(rows) == 40 and f"{len(low)} of the 40 comparisons fall below p = 0.05" in prose
+    assert low == [
+        ("CartPole-v1", "trained_policy", "length"),
+        ("CartPole-v1", "trained_policy", "return"),
+        ("Reacher-v5", "trained_policy", "return"),
+    ]
+    assert min(row["ks_p"] for row in rows.values()) > 0.05 / 40
+    cartpole, reacher = rows[low[1]], rows[low[2]]
+    assert f"({cartpole['gymnasium']['mean']:.0f} on gymnasium, {cartpole['envpool']['mean']:.0f} on envpool," in prose
+    assert f"p = {cartpole['ks_p']:.3f};" in prose
+    assert (
+        f"return ({reacher['gymnasium']['mean']:.1f} against {reacher['envpool']['mean']:.1f}, p = {reacher['ks_p']:.2f})"
+        in prose.replace("−", "-")
+    )
