@@ -125,7 +125,7 @@ def test_table1_state() -> None:
     prose = _prose(RESULTS)
     assert f"**State: {len(runs)} of 315 runs finished, all `ok`**" in prose and set(statuses) == {"ok"}
     assert f"{commits['d0c70c6']} records were made on 2026-12-02 by the package code `d0c70c6`" in prose
-    assert f"{commits['e8fd29d']} were made on 2026-12-07 by `e8fd29d`" in prose
+    assert f"{commits['e8fd29d']} were made on 2026-12-07 and 2026-12-08 by `e8fd29d`" in prose
     assert sum(commits.values()) == len(runs)
 
 
