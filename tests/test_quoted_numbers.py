@@ -116,17 +116,31 @@ def test_engine_equivalence_reading() -> None:
     assert f"SB3's kl is higher on Hopper-v5 (by {kl_hopper['difference']:.0f}, p {kl_hopper['welch_p']:.2f})" in text
 
 
+def _commit(run: Path) -> str:
+    return json.loads((run / records.CONFIG_FILE).read_text())["git_commit"][:7]
+
+
 def test_table1_state() -> None:
     """The state of the running Table 1 experiment: how many records, all ok, and how many each commit made."""
     directory = ROOT / "results" / "ppo-paper-table1"
     runs = sorted(path for path in (directory / "runs").iterdir() if path.is_dir())
     statuses = [records.read_status(run)["status"] for run in runs]
-    commits = Counter(json.loads((run / records.CONFIG_FILE).read_text())["git_commit"][:7] for run in runs)
+    commits = Counter(_commit(run) for run in runs)
     prose = _prose(RESULTS)
     assert f"**State: {len(runs)} of 315 runs finished, all `ok`**" in prose and set(statuses) == {"ok"}
     assert f"{commits['d0c70c6']} records were made on 2026-12-02 by the package code `d0c70c6`" in prose
     assert f"{commits['e8fd29d']} were made on 2026-12-07 and 2026-12-08 by `e8fd29d`" in prose
     assert sum(commits.values()) == len(runs)
+    days = {records.read_status(run)["finished_at"][:10] for run in runs if _commit(run) == "e8fd29d"}
+    assert days == {"2026-12-07", "2026-12-08"}
+    per_task = Counter(run.name.split("__")[0] for run in runs)
+    complete = sorted(task for task, n in per_task.items() if n == 45)
+    assert (
+        f"all 45 runs of {', '.join(complete[:-1])} and {complete[-1]}, and pg's 3 on Reacher-v5 and on Swimmer-v5." in prose
+    )
+    pg_only = sorted(t for t, n in per_task.items() if n == 3)
+    assert pg_only == ["Reacher-v5", "Swimmer-v5"] and "Walker2d-v5" not in per_task
+    assert all(run.name.split("__")[1] == "pg" for run in runs if run.name.split("__")[0] in pg_only)
 
 
 def test_envpool_evidence_reading() -> None:
